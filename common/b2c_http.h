@@ -1,0 +1,41 @@
+/* Bounded HTTP fetches with libcurl, for metadata, key sets and token
+ * requests. No httpd headers. Every call is synchronous and bounded by a
+ * total timeout and a body-size limit; redirects are never followed. */
+#ifndef B2C_HTTP_H
+#define B2C_HTTP_H
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+
+typedef struct {
+    long timeout_ms;          /* total time for the exchange */
+    long connect_timeout_ms;
+    size_t max_body;          /* larger answers fail with APR_ENOSPC */
+    const char *ca_file;      /* NULL: the system store */
+} b2c_http_options_t;
+
+typedef struct {
+    long status;              /* HTTP status, 0 when no answer */
+    const char *body;         /* NUL-terminated (the NUL is not in body_len) */
+    size_t body_len;
+    const char *content_type; /* may be NULL */
+    const char *retry_after;  /* Retry-After header or NULL */
+} b2c_http_response_t;
+
+/* Call once per process before any fetch (curl_global_init). */
+apr_status_t b2c_http_global_init(void);
+
+/* GET url. headers: NULL or a table of extra request headers. On transport
+ * errors returns non-success with *err set (no URL query strings, no
+ * credentials in it). A non-2xx answer is APR_SUCCESS with its status. */
+apr_status_t b2c_http_get(apr_pool_t *p, const char *url,
+                          const b2c_http_options_t *opts,
+                          b2c_http_response_t *resp, const char **err);
+
+/* POST an application/x-www-form-urlencoded body. */
+apr_status_t b2c_http_post_form(apr_pool_t *p, const char *url,
+                                const apr_table_t *headers, const char *form,
+                                const b2c_http_options_t *opts,
+                                b2c_http_response_t *resp, const char **err);
+
+#endif

@@ -1,0 +1,109 @@
+/* Small helpers shared by the core: strict base64url and SHA-256.
+ * Tokens and keys arrive as base64url; being strict here means one byte
+ * string has exactly one encoding, so nothing downstream can be fooled by
+ * padding, whitespace or alternative alphabets. */
+#include "b2c_util.h"
+
+#include <openssl/evp.h>
+#include <string.h>
+
+static const char b64url_alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/* Value of one base64url character, or -1 for anything else ('=' and '+'
+ * and '/' included: the alphabet is RFC 4648 §5 and padding is not used). */
+static int b64url_value(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '-') return 62;
+    if (c == '_') return 63;
+    return -1;
+}
+
+apr_status_t b2c_b64url_decode(apr_pool_t *p, const char *in, size_t inlen,
+                               unsigned char **out, size_t *outlen)
+{
+    size_t full, rest, i, o = 0;
+    unsigned char *buf;
+
+    *out = NULL;
+    *outlen = 0;
+    if (in == NULL && inlen > 0)
+        return APR_EINVAL;
+    full = inlen / 4;
+    rest = inlen % 4;
+    if (rest == 1) /* 6 bits cannot make a byte */
+        return APR_EINVAL;
+    buf = apr_palloc(p, full * 3 + (rest ? rest - 1 : 0) + 1);
+
+    for (i = 0; i + 4 <= inlen; i += 4) {
+        int a = b64url_value((unsigned char)in[i]);
+        int b = b64url_value((unsigned char)in[i + 1]);
+        int c = b64url_value((unsigned char)in[i + 2]);
+        int d = b64url_value((unsigned char)in[i + 3]);
+        if ((a | b | c | d) < 0)
+            return APR_EINVAL;
+        buf[o++] = (unsigned char)((a << 2) | (b >> 4));
+        buf[o++] = (unsigned char)(((b & 0x0f) << 4) | (c >> 2));
+        buf[o++] = (unsigned char)(((c & 0x03) << 6) | d);
+    }
+    if (rest >= 2) {
+        int a = b64url_value((unsigned char)in[i]);
+        int b = b64url_value((unsigned char)in[i + 1]);
+        int c = rest == 3 ? b64url_value((unsigned char)in[i + 2]) : 0;
+        if ((a | b | c) < 0)
+            return APR_EINVAL;
+        buf[o++] = (unsigned char)((a << 2) | (b >> 4));
+        if (rest == 2) {
+            if (b & 0x0f) /* non-canonical: unused bits must be zero */
+                return APR_EINVAL;
+        }
+        else {
+            buf[o++] = (unsigned char)(((b & 0x0f) << 4) | (c >> 2));
+            if (c & 0x03)
+                return APR_EINVAL;
+        }
+    }
+    buf[o] = '\0';
+    *out = buf;
+    *outlen = o;
+    return APR_SUCCESS;
+}
+
+char *b2c_b64url_encode(apr_pool_t *p, const unsigned char *in, size_t inlen)
+{
+    size_t i, o = 0;
+    char *buf = apr_palloc(p, (inlen / 3) * 4 + 4 + 1);
+
+    for (i = 0; i + 3 <= inlen; i += 3) {
+        unsigned v = ((unsigned)in[i] << 16) | ((unsigned)in[i + 1] << 8) | in[i + 2];
+        buf[o++] = b64url_alphabet[(v >> 18) & 0x3f];
+        buf[o++] = b64url_alphabet[(v >> 12) & 0x3f];
+        buf[o++] = b64url_alphabet[(v >> 6) & 0x3f];
+        buf[o++] = b64url_alphabet[v & 0x3f];
+    }
+    if (inlen - i == 1) {
+        unsigned v = (unsigned)in[i] << 16;
+        buf[o++] = b64url_alphabet[(v >> 18) & 0x3f];
+        buf[o++] = b64url_alphabet[(v >> 12) & 0x3f];
+    }
+    else if (inlen - i == 2) {
+        unsigned v = ((unsigned)in[i] << 16) | ((unsigned)in[i + 1] << 8);
+        buf[o++] = b64url_alphabet[(v >> 18) & 0x3f];
+        buf[o++] = b64url_alphabet[(v >> 12) & 0x3f];
+        buf[o++] = b64url_alphabet[(v >> 6) & 0x3f];
+    }
+    buf[o] = '\0';
+    return buf;
+}
+
+void b2c_sha256(const void *data, size_t len, unsigned char out[32])
+{
+    unsigned int n = 32;
+    /* EVP_Digest can only fail on allocation failure; leave zeros then so
+     * callers never read uninitialised memory. */
+    if (EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) != 1)
+        memset(out, 0, 32);
+}

@@ -1,0 +1,22 @@
+/* Small helpers shared by the core: base64url, constant-time compare, hashing.
+ * APR + OpenSSL only; no httpd headers. */
+#ifndef B2C_UTIL_H
+#define B2C_UTIL_H
+
+#include <apr_pools.h>
+#include <stddef.h>
+
+/* Strict base64url (RFC 7515 §2): alphabet [A-Za-z0-9_-], no padding, no
+ * whitespace; a length of 1 mod 4 or non-zero trailing bits is an error.
+ * The output is NUL-terminated for convenience (not counted in *outlen).
+ * Returns APR_SUCCESS or APR_EINVAL. */
+apr_status_t b2c_b64url_decode(apr_pool_t *p, const char *in, size_t inlen,
+                               unsigned char **out, size_t *outlen);
+
+/* base64url without padding, NUL-terminated. */
+char *b2c_b64url_encode(apr_pool_t *p, const unsigned char *in, size_t inlen);
+
+/* SHA-256 of data into out[32]. */
+void b2c_sha256(const void *data, size_t len, unsigned char out[32]);
+
+#endif

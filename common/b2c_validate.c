@@ -1,0 +1,240 @@
+/* "Is this token valid for this configuration at this time?" Every check
+ * runs in a fixed order and the first failure is the verdict, so logs and
+ * error responses are predictable. Pure: the clock and keys come in. */
+#include "b2c_validate.h"
+#include "b2c_json.h"
+
+#include <apr_strings.h>
+#include <string.h>
+
+#define TENANT_PLACEHOLDER "{tenantid}"
+#define TENANT_PLACEHOLDER_LEN (sizeof(TENANT_PLACEHOLDER) - 1)
+#define KID_LOG_MAX 64
+#define SKEW_MAX (366LL * 24 * 3600) /* clamp absurd configs; no overflow */
+
+static const char *const status_names[] = {
+    "valid", "malformed", "bad_alg", "unknown_kid", "bad_signature",
+    "bad_issuer", "bad_audience", "expired", "not_yet_valid", "bad_time",
+    "foreign"
+};
+
+const char *b2c_token_status_name(b2c_token_status_t s)
+{
+    if ((unsigned)s < sizeof(status_names) / sizeof(status_names[0]))
+        return status_names[s];
+    return "unknown";
+}
+
+/* A tenant id may only be a GUID-like token: it is spliced into an URL. */
+static int tid_acceptable(const char *tid)
+{
+    const char *c;
+
+    if (tid == NULL || *tid == '\0')
+        return 0;
+    for (c = tid; *c; c++) {
+        if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') ||
+              (*c >= '0' && *c <= '9') || *c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+int b2c_issuer_matches(const char *template_iss, const char *iss, const char *tid)
+{
+    const char *t = template_iss, *s = iss;
+
+    if (t == NULL || s == NULL || *t == '\0')
+        return 0;
+    /* Walk both strings, expanding the placeholder in place: no buffers. */
+    while (*t) {
+        if (strncmp(t, TENANT_PLACEHOLDER, TENANT_PLACEHOLDER_LEN) == 0) {
+            size_t n;
+            if (!tid_acceptable(tid))
+                return 0;
+            n = strlen(tid);
+            if (strncmp(s, tid, n) != 0)
+                return 0;
+            s += n;
+            t += TENANT_PLACEHOLDER_LEN;
+        }
+        else {
+            if (*s != *t)
+                return 0;
+            s++;
+            t++;
+        }
+    }
+    return *s == '\0';
+}
+
+/* The header kid made safe for a log line: [A-Za-z0-9._-], 64 chars. */
+static const char *sanitise_kid(apr_pool_t *p, const char *kid)
+{
+    size_t n, i;
+    char *out;
+
+    if (kid == NULL)
+        return NULL;
+    n = strlen(kid);
+    if (n > KID_LOG_MAX)
+        n = KID_LOG_MAX;
+    out = apr_palloc(p, n + 1);
+    for (i = 0; i < n; i++) {
+        char c = kid[i];
+        int ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                 (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+        out[i] = ok ? c : '_';
+    }
+    out[n] = '\0';
+    return out;
+}
+
+static b2c_token_status_t verdict(b2c_validation_result_t *res,
+                                  b2c_token_status_t s, const char *reason)
+{
+    res->status = s;
+    res->reason = reason;
+    return s;
+}
+
+static int audience_matches(const json_t *aud, const apr_array_header_t *audiences)
+{
+    int i;
+
+    if (!json_is_string(aud))
+        return 0;
+    for (i = 0; i < audiences->nelts; i++) {
+        const char *want = APR_ARRAY_IDX(audiences, i, const char *);
+        if (want != NULL && strcmp(want, json_string_value(aud)) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static b2c_token_status_t check_audience(const json_t *claims,
+                                         const b2c_validation_params_t *params,
+                                         b2c_validation_result_t *res)
+{
+    json_t *aud = json_object_get(claims, "aud"), *el;
+    size_t i;
+
+    if (params->audiences == NULL || params->audiences->nelts == 0)
+        return verdict(res, B2C_TOKEN_BAD_AUDIENCE, "no audience configured");
+    if (aud == NULL)
+        return verdict(res, B2C_TOKEN_BAD_AUDIENCE, "aud missing");
+    if (json_is_string(aud)) {
+        if (audience_matches(aud, params->audiences))
+            return B2C_TOKEN_VALID;
+        return verdict(res, B2C_TOKEN_BAD_AUDIENCE, "aud not accepted");
+    }
+    if (!json_is_array(aud))
+        return verdict(res, B2C_TOKEN_BAD_AUDIENCE, "aud is not a string or array");
+    /* RFC 7519 §4.1.3: an array of strings; anything else is malformed. */
+    json_array_foreach(aud, i, el) {
+        if (!json_is_string(el))
+            return verdict(res, B2C_TOKEN_BAD_AUDIENCE, "aud array holds a non-string");
+    }
+    json_array_foreach(aud, i, el) {
+        if (audience_matches(el, params->audiences))
+            return B2C_TOKEN_VALID;
+    }
+    return verdict(res, B2C_TOKEN_BAD_AUDIENCE, "aud not accepted");
+}
+
+static b2c_token_status_t check_times(const json_t *claims,
+                                      const b2c_validation_params_t *params,
+                                      b2c_validation_result_t *res)
+{
+    long long exp = 0, nbf = 0, iat = 0, skew = params->clock_skew;
+    int has_exp = b2c_json_numeric_date(claims, "exp", &exp);
+    int has_nbf = b2c_json_numeric_date(claims, "nbf", &nbf);
+    int has_iat = b2c_json_numeric_date(claims, "iat", &iat);
+
+    if (has_exp == 0)
+        return verdict(res, B2C_TOKEN_BAD_TIME, "exp missing");
+    if (has_exp < 0)
+        return verdict(res, B2C_TOKEN_BAD_TIME, "exp is not a NumericDate");
+    if (has_nbf < 0)
+        return verdict(res, B2C_TOKEN_BAD_TIME, "nbf is not a NumericDate");
+    if (has_iat < 0)
+        return verdict(res, B2C_TOKEN_BAD_TIME, "iat is not a NumericDate");
+    if (skew < 0)
+        skew = 0;
+    if (skew > SKEW_MAX)
+        skew = SKEW_MAX;
+    /* exp/nbf are bounded to ±2^53 by the JSON reader, so no overflow. */
+    if (params->now > exp + skew)
+        return verdict(res, B2C_TOKEN_EXPIRED, "token expired");
+    if (has_nbf > 0 && nbf > params->now + skew)
+        return verdict(res, B2C_TOKEN_NOT_YET_VALID, "token not yet valid (nbf)");
+    res->exp = exp;
+    return B2C_TOKEN_VALID;
+}
+
+b2c_token_status_t b2c_validate_token(apr_pool_t *p, const char *token,
+                                      size_t len, const b2c_jwks_t *jwks,
+                                      const b2c_validation_params_t *params,
+                                      b2c_validation_result_t *res)
+{
+    b2c_jwt_t *jwt = NULL;
+    const b2c_jwk_t *key;
+    const char *err = NULL, *iss, *tid;
+    int i, ok;
+
+    memset(res, 0, sizeof(*res));
+    if (params == NULL)
+        return verdict(res, B2C_TOKEN_MALFORMED, "no validation parameters");
+
+    if (b2c_jwt_parse(p, token, len, &jwt, &err) != APR_SUCCESS)
+        return verdict(res, B2C_TOKEN_MALFORMED,
+                       apr_pstrcat(p, "malformed token: ", err, NULL));
+    res->jwt = jwt;
+    res->kid = sanitise_kid(p, jwt->kid);
+
+    /* Microsoft Graph access tokens carry a "nonce" header and are hashed
+     * before signing, so nobody but Graph can verify them. Say so instead
+     * of reporting a baffling signature failure. */
+    if (json_object_get(jwt->header, "nonce") != NULL)
+        return verdict(res, B2C_TOKEN_FOREIGN,
+                       "token has a nonce header: it looks like a token for another "
+                       "resource such as Microsoft Graph");
+
+    if (jwt->alg == 0 || (jwt->alg & params->algs) == 0)
+        return verdict(res, B2C_TOKEN_BAD_ALG, "alg not allowed");
+
+    /* The key comes only from our JWKS by kid; jku/x5u/jwk/x5c headers are
+     * attacker-controlled and deliberately never looked at. */
+    key = b2c_jwks_find_key(jwks, jwt->kid);
+    if (key == NULL)
+        return verdict(res, B2C_TOKEN_UNKNOWN_KID,
+                       jwt->kid ? "no key with this kid" : "token has no kid");
+    if (key->use != NULL && strcmp(key->use, "sig") != 0)
+        return verdict(res, B2C_TOKEN_BAD_SIGNATURE, "key is not for signatures");
+    if (key->alg != NULL && strcmp(key->alg, jwt->alg_name) != 0)
+        return verdict(res, B2C_TOKEN_BAD_SIGNATURE, "key alg differs from token alg");
+    if (b2c_jwt_verify_signature(p, jwt, key, &err) != APR_SUCCESS)
+        return verdict(res, B2C_TOKEN_BAD_SIGNATURE,
+                       apr_pstrcat(p, "bad signature: ", err, NULL));
+
+    iss = b2c_json_string(jwt->claims, "iss");
+    tid = b2c_json_string(jwt->claims, "tid");
+    if (iss == NULL)
+        return verdict(res, B2C_TOKEN_BAD_ISSUER, "iss missing or not a string");
+    /* Microsoft's multi-tenant sets bind each key to an issuer: a key of
+     * one tenant must not vouch for tokens naming another. */
+    if (key->issuer != NULL && !b2c_issuer_matches(key->issuer, iss, tid))
+        return verdict(res, B2C_TOKEN_BAD_ISSUER, "iss does not fit the key's issuer");
+    if (params->issuers == NULL || params->issuers->nelts == 0)
+        return verdict(res, B2C_TOKEN_BAD_ISSUER, "no issuer configured");
+    for (ok = 0, i = 0; i < params->issuers->nelts && !ok; i++)
+        ok = b2c_issuer_matches(APR_ARRAY_IDX(params->issuers, i, const char *), iss, tid);
+    if (!ok)
+        return verdict(res, B2C_TOKEN_BAD_ISSUER, "iss not accepted");
+
+    if (check_audience(jwt->claims, params, res) != B2C_TOKEN_VALID)
+        return res->status;
+    if (check_times(jwt->claims, params, res) != B2C_TOKEN_VALID)
+        return res->status;
+    return verdict(res, B2C_TOKEN_VALID, "valid");
+}

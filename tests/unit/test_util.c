@@ -1,0 +1,266 @@
+/* Unit tests: strict base64url (b2c_util) and hostile-input JSON (b2c_json). */
+#include "unit.h"
+#include "b2c_json.h"
+#include "b2c_util.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static apr_status_t dec(const char *in, unsigned char **out, size_t *outlen)
+{
+    return b2c_b64url_decode(ut_pool, in, strlen(in), out, outlen);
+}
+
+START_TEST(b64_known_vectors)
+{
+    /* RFC 4648 §10 vectors, in the URL-safe alphabet without padding. */
+    static const char *plain[] = { "", "f", "fo", "foo", "foob", "fooba", "foobar" };
+    static const char *enc[] = { "", "Zg", "Zm8", "Zm9v", "Zm9vYg", "Zm9vYmE", "Zm9vYmFy" };
+    unsigned char *out;
+    size_t len, i;
+
+    for (i = 0; i < sizeof(plain) / sizeof(plain[0]); i++) {
+        ck_assert_str_eq(b2c_b64url_encode(ut_pool, (const unsigned char *)plain[i],
+                                           strlen(plain[i])), enc[i]);
+        ck_assert_int_eq(dec(enc[i], &out, &len), APR_SUCCESS);
+        ck_assert_uint_eq(len, strlen(plain[i]));
+        ck_assert(memcmp(out, plain[i], len) == 0);
+        ck_assert_int_eq(out[len], 0); /* NUL-terminated */
+    }
+}
+END_TEST
+
+START_TEST(b64_url_alphabet)
+{
+    static const unsigned char bytes[] = { 0xfb, 0xff, 0xbf };
+    unsigned char *out;
+    size_t len;
+
+    ck_assert_str_eq(b2c_b64url_encode(ut_pool, bytes, 3), "-_-_");
+    ck_assert_int_eq(dec("-_-_", &out, &len), APR_SUCCESS);
+    ck_assert_uint_eq(len, 3);
+    ck_assert(memcmp(out, bytes, 3) == 0);
+}
+END_TEST
+
+START_TEST(b64_rejects_padding_and_bad_chars)
+{
+    static const char *bad[] = {
+        "Zg==", "Zm8=", "Zm9v=", "+/+/", "Zm9v Yg", "Zm9v\nYg", "Zm9v.Yg",
+        "Zm9v\tYg", "Zm9vYg%3D", "Z\x80g"
+    };
+    unsigned char *out;
+    size_t len, i;
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        ck_assert_msg(dec(bad[i], &out, &len) == APR_EINVAL, "accepted case %zu", i);
+}
+END_TEST
+
+START_TEST(b64_rejects_len_mod4_is_1)
+{
+    unsigned char *out;
+    size_t len;
+
+    ck_assert_int_eq(dec("Z", &out, &len), APR_EINVAL);
+    ck_assert_int_eq(dec("Zm9vY", &out, &len), APR_EINVAL);
+}
+END_TEST
+
+START_TEST(b64_rejects_nonzero_trailing_bits)
+{
+    unsigned char *out;
+    size_t len;
+
+    /* "Zg" is canonical for "f"; "Zh" has the low 4 bits set. */
+    ck_assert_int_eq(dec("Zh", &out, &len), APR_EINVAL);
+    /* "Zm8" is canonical for "fo"; "Zm9" has the low 2 bits set. */
+    ck_assert_int_eq(dec("Zm9", &out, &len), APR_EINVAL);
+}
+END_TEST
+
+START_TEST(b64_rejects_embedded_nul)
+{
+    unsigned char *out;
+    size_t len;
+
+    ck_assert_int_eq(b2c_b64url_decode(ut_pool, "Zm\0v", 4, &out, &len), APR_EINVAL);
+}
+END_TEST
+
+START_TEST(b64_round_trip_all_lengths)
+{
+    unsigned char buf[300], *out;
+    size_t i, len;
+
+    for (i = 0; i < sizeof(buf); i++)
+        buf[i] = (unsigned char)(i * 37 + 11);
+    for (i = 0; i <= sizeof(buf); i++) {
+        char *e = b2c_b64url_encode(ut_pool, buf, i);
+        ck_assert_uint_eq(strlen(e), (i * 4 + 2) / 3);
+        ck_assert_int_eq(dec(e, &out, &len), APR_SUCCESS);
+        ck_assert_uint_eq(len, i);
+        ck_assert(memcmp(out, buf, i) == 0);
+    }
+}
+END_TEST
+
+START_TEST(sha256_vector)
+{
+    unsigned char h[32];
+
+    b2c_sha256("abc", 3, h);
+    ck_assert_str_eq(b2c_b64url_encode(ut_pool, h, 32),
+                     "ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0");
+}
+END_TEST
+
+static apr_status_t parse(const char *s, size_t len, json_t **out, const char **err)
+{
+    return b2c_json_parse_object(ut_pool, s, len, out, err);
+}
+#define PARSE(s, o, e) parse((s), strlen(s), (o), (e))
+
+START_TEST(json_accepts_object)
+{
+    json_t *o;
+    const char *err;
+
+    ck_assert_int_eq(PARSE("{\"a\":\"b\",\"n\":1}", &o, &err), APR_SUCCESS);
+    ck_assert_str_eq(b2c_json_string(o, "a"), "b");
+    ck_assert_ptr_null(b2c_json_string(o, "n"));
+    ck_assert_ptr_null(b2c_json_string(o, "missing"));
+}
+END_TEST
+
+START_TEST(json_rejects_duplicates)
+{
+    json_t *o;
+    const char *err = NULL;
+
+    ck_assert_int_eq(PARSE("{\"alg\":\"RS256\",\"alg\":\"none\"}", &o, &err), APR_EINVAL);
+    ck_assert_ptr_nonnull(err);
+    ck_assert_ptr_null(strstr(err, "none")); /* never quotes the input */
+    ck_assert_int_eq(PARSE("{\"a\":{\"b\":1,\"b\":2}}", &o, &err), APR_EINVAL);
+}
+END_TEST
+
+START_TEST(json_rejects_trailing_garbage)
+{
+    json_t *o;
+    const char *err;
+
+    ck_assert_int_eq(PARSE("{\"a\":1}x", &o, &err), APR_EINVAL);
+    ck_assert_int_eq(PARSE("{\"a\":1}{\"b\":2}", &o, &err), APR_EINVAL);
+    ck_assert_int_eq(PARSE("{\"a\":1}  \n", &o, &err), APR_SUCCESS); /* whitespace ok */
+}
+END_TEST
+
+START_TEST(json_rejects_non_object)
+{
+    static const char *docs[] = { "[]", "[{\"a\":1}]", "\"s\"", "1", "true", "null", "" };
+    json_t *o;
+    const char *err;
+    size_t i;
+
+    for (i = 0; i < sizeof(docs) / sizeof(docs[0]); i++)
+        ck_assert_msg(PARSE(docs[i], &o, &err) == APR_EINVAL, "accepted case %zu", i);
+    ck_assert_int_eq(parse(NULL, 0, &o, &err), APR_EINVAL);
+}
+END_TEST
+
+START_TEST(json_rejects_nul)
+{
+    static const char raw[] = "{\"a\":\"b\0c\"}";
+    json_t *o;
+    const char *err;
+
+    ck_assert_int_eq(parse(raw, sizeof(raw) - 1, &o, &err), APR_EINVAL);
+    ck_assert_int_eq(PARSE("{\"a\":\"b\\u0000c\"}", &o, &err), APR_EINVAL);
+    ck_assert_int_eq(PARSE("{\"a\\u0000\":1}", &o, &err), APR_EINVAL);
+}
+END_TEST
+
+START_TEST(json_rejects_oversized)
+{
+    size_t n = B2C_JSON_MAX_BYTES + 16;
+    char *big = apr_palloc(ut_pool, n);
+    json_t *o;
+    const char *err;
+
+    memset(big, ' ', n);
+    big[0] = '{';
+    big[n - 1] = '}';
+    ck_assert_int_eq(parse(big, n, &o, &err), APR_EINVAL);
+}
+END_TEST
+
+START_TEST(json_numeric_date)
+{
+    json_t *o;
+    const char *err;
+    long long v = 0;
+
+    ck_assert_int_eq(PARSE("{\"i\":1700000000,\"r\":1700000000.0,\"f\":1.5,\"s\":\"1\","
+                           "\"b\":true,\"n\":null,\"big\":1e300,\"neg\":-5,"
+                           "\"huge\":9223372036854775807}", &o, &err), APR_SUCCESS);
+    ck_assert_int_eq(b2c_json_numeric_date(o, "i", &v), 1);
+    ck_assert(v == 1700000000LL);
+    ck_assert_int_eq(b2c_json_numeric_date(o, "r", &v), 1);
+    ck_assert(v == 1700000000LL);
+    ck_assert_int_eq(b2c_json_numeric_date(o, "f", &v), -1);
+    ck_assert_int_eq(b2c_json_numeric_date(o, "s", &v), -1);
+    ck_assert_int_eq(b2c_json_numeric_date(o, "b", &v), -1);
+    ck_assert_int_eq(b2c_json_numeric_date(o, "n", &v), -1);
+    ck_assert_int_eq(b2c_json_numeric_date(o, "big", &v), -1);
+    ck_assert_int_eq(b2c_json_numeric_date(o, "huge", &v), -1);
+    ck_assert_int_eq(b2c_json_numeric_date(o, "neg", &v), 1);
+    ck_assert_int_eq(b2c_json_numeric_date(o, "absent", &v), 0);
+}
+END_TEST
+
+START_TEST(json_deep_nesting_does_not_crash)
+{
+    size_t depth = 100000, i;
+    char *doc = apr_palloc(ut_pool, 2 * depth + 16);
+    size_t n = 0;
+    json_t *o;
+    const char *err;
+
+    n += (size_t)sprintf(doc, "{\"a\":");
+    for (i = 0; i < depth; i++) doc[n++] = '[';
+    for (i = 0; i < depth; i++) doc[n++] = ']';
+    doc[n++] = '}';
+    ck_assert_int_eq(parse(doc, n, &o, &err), APR_EINVAL); /* jansson's depth limit */
+}
+END_TEST
+
+Suite *util_suite(void)
+{
+    Suite *s = suite_create("util");
+    TCase *b64 = tcase_create("base64url");
+    TCase *json = tcase_create("json");
+
+    tcase_add_checked_fixture(b64, ut_setup, ut_teardown);
+    tcase_add_test(b64, b64_known_vectors);
+    tcase_add_test(b64, b64_url_alphabet);
+    tcase_add_test(b64, b64_rejects_padding_and_bad_chars);
+    tcase_add_test(b64, b64_rejects_len_mod4_is_1);
+    tcase_add_test(b64, b64_rejects_nonzero_trailing_bits);
+    tcase_add_test(b64, b64_rejects_embedded_nul);
+    tcase_add_test(b64, b64_round_trip_all_lengths);
+    tcase_add_test(b64, sha256_vector);
+    suite_add_tcase(s, b64);
+
+    tcase_add_checked_fixture(json, ut_setup, ut_teardown);
+    tcase_add_test(json, json_accepts_object);
+    tcase_add_test(json, json_rejects_duplicates);
+    tcase_add_test(json, json_rejects_trailing_garbage);
+    tcase_add_test(json, json_rejects_non_object);
+    tcase_add_test(json, json_rejects_nul);
+    tcase_add_test(json, json_rejects_oversized);
+    tcase_add_test(json, json_numeric_date);
+    tcase_add_test(json, json_deep_nesting_does_not_crash);
+    suite_add_tcase(s, json);
+    return s;
+}
