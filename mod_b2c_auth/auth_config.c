@@ -34,6 +34,8 @@ void *b2c_auth_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     b2c_auth_dir_conf_t *c = apr_palloc(p, sizeof(*c));
 
     c->metadata_url = add->metadata_url ? add->metadata_url : base->metadata_url;
+    c->metadata_from_htaccess = add->metadata_url ? add->metadata_from_htaccess
+                                                  : base->metadata_from_htaccess;
     c->issuers = add->issuers ? add->issuers : base->issuers;
     c->audiences = add->audiences ? add->audiences : base->audiences;
     c->algs = add->algs ? add->algs : base->algs;
@@ -179,6 +181,7 @@ static const char *set_metadata_url(cmd_parms *cmd, void *dcfg, const char *url)
     if (in_htaccess(cmd) && (why = htaccess_url_allowed(cmd, url)))
         return why;
     c->metadata_url = url;
+    c->metadata_from_htaccess = in_htaccess(cmd);
     return NULL;
 }
 

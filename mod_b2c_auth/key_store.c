@@ -83,15 +83,22 @@ static const b2c_keyset_t *lend_locked(b2c_key_store_t *store, entry_t *e,
     return &e->current->keyset;
 }
 
-static entry_t *entry_locked(b2c_key_store_t *store, const char *url)
+/* Entries for the same URL from httpd.conf and from .htaccess are kept
+ * apart: only the latter carry the same-origin rule. */
+static entry_t *entry_locked(b2c_key_store_t *store, request_rec *r,
+                             const char *url,
+                             const b2c_key_store_options_t *opts)
 {
-    entry_t *e = apr_hash_get(store->entries, url, APR_HASH_KEY_STRING);
+    const char *key =
+        opts->jwks_same_origin ? apr_pstrcat(r->pool, "\n", url, NULL) : url;
+    entry_t *e = apr_hash_get(store->entries, key, APR_HASH_KEY_STRING);
     if (!e) {
         e = apr_pcalloc(store->pool, sizeof(*e));
         e->url = apr_pstrdup(store->pool, url);
         apr_thread_mutex_create(&e->fetch_lock, APR_THREAD_MUTEX_DEFAULT,
                                 store->pool);
-        apr_hash_set(store->entries, e->url, APR_HASH_KEY_STRING, e);
+        apr_hash_set(store->entries, apr_pstrdup(store->pool, key),
+                     APR_HASH_KEY_STRING, e);
     }
     return e;
 }
@@ -111,6 +118,19 @@ static apr_status_t fetch_json(apr_pool_t *p, const char *what, const char *url,
     else if (rv != APR_SUCCESS)
         *err = apr_psprintf(p, "%s fetch failed: %s", what, *err);
     return rv;
+}
+
+/* Length of "scheme://authority" of url (up to the first '/' after it). */
+static size_t origin_len(const char *url)
+{
+    const char *a = strstr(url, "://");
+    return a ? (size_t)(a + 3 - url) + strcspn(a + 3, "/?#") : 0;
+}
+
+static int same_origin(const char *a, const char *b)
+{
+    size_t n = origin_len(a);
+    return n && n == origin_len(b) && !strncasecmp(a, b, n);
 }
 
 /* Fetch discovery + JWKS into a new generation (no locks held). */
@@ -138,6 +158,12 @@ static apr_status_t fetch_generation(const char *url,
         && (rv = b2c_discovery_parse(gp, resp.body, resp.body_len, &disc, &e))
                != APR_SUCCESS)
         e = apr_psprintf(tmp, "discovery document rejected: %s", e);
+    if (rv == APR_SUCCESS && opts->jwks_same_origin
+        && !same_origin(url, disc->jwks_uri)) {
+        e = "discovery document rejected: its jwks_uri is on another host "
+            "than the metadata URL set in .htaccess";
+        rv = APR_EINVAL;
+    }
     if (rv == APR_SUCCESS)
         rv = fetch_json(tmp, "JWKS", disc->jwks_uri, JWKS_MAX_BYTES, opts,
                         &resp, &e);
@@ -213,7 +239,7 @@ apr_status_t b2c_key_store_get(b2c_key_store_t *store, request_rec *r,
     int have_keys;
 
     apr_thread_mutex_lock(store->lock);
-    e = entry_locked(store, url);
+    e = entry_locked(store, r, url, opts);
     have_keys = e->current != NULL;
     if (have_keys && now < e->next_refresh) {
         *out = lend_locked(store, e, r);
@@ -260,7 +286,7 @@ apr_status_t b2c_key_store_refresh(b2c_key_store_t *store, request_rec *r,
     apr_status_t rv;
 
     apr_thread_mutex_lock(store->lock);
-    e = entry_locked(store, url);
+    e = entry_locked(store, r, url, opts);
     before = e->current;
     apr_thread_mutex_unlock(store->lock);
 

@@ -21,6 +21,10 @@ typedef struct {
     apr_interval_time_t kid_refresh_interval;
     long fetch_timeout_ms;
     const char *ca_file;
+    /* Metadata named in .htaccess: its jwks_uri must be on the same
+     * scheme://host:port, so the document cannot point our fetches at
+     * another host (the allow-list vetted only the metadata URL). */
+    int jwks_same_origin;
 } b2c_key_store_options_t;
 
 apr_status_t b2c_key_store_create(apr_pool_t *p, b2c_key_store_t **out);

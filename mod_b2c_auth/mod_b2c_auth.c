@@ -99,7 +99,8 @@ static const char *description(apr_pool_t *p, const char *reason)
     return d;
 }
 
-static void key_store_options(request_rec *r, b2c_key_store_options_t *o)
+static void key_store_options(request_rec *r, const b2c_auth_dir_conf_t *c,
+                              b2c_key_store_options_t *o)
 {
     const b2c_auth_server_conf_t *sc =
         ap_get_module_config(r->server->module_config, &b2c_auth_module);
@@ -110,6 +111,7 @@ static void key_store_options(request_rec *r, b2c_key_store_options_t *o)
     o->fetch_timeout_ms =
         1000L * b2c_sconf_int(sc->fetch_timeout, B2C_DEFAULT_FETCH_TIMEOUT);
     o->ca_file = sc->ca_file;
+    o->jwks_same_origin = c->metadata_from_htaccess;
 }
 
 static int reject(request_rec *r, b2c_auth_request_t *st,
@@ -136,9 +138,17 @@ static int validate(request_rec *r, const b2c_auth_dir_conf_t *conf,
     apr_status_t rv;
     int attempt;
 
-    key_store_options(r, &opts);
+    key_store_options(r, conf, &opts);
     rv = b2c_key_store_get(key_store, r, conf->metadata_url, &opts, &ks);
     if (rv != APR_SUCCESS) {
+        b2c_jwt_t *jwt;
+        const char *err;
+        /* A token that is not even a JWS is refused as such, outage or not. */
+        if (b2c_jwt_parse(r->pool, token, len, &jwt, &err) != APR_SUCCESS) {
+            res->status = B2C_TOKEN_MALFORMED;
+            res->reason = err;
+            return 0;
+        }
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, B2CLOGNO(01104)
                       "no signing keys available from %s: answering 503",
                       conf->metadata_url);
@@ -164,6 +174,26 @@ static int validate(request_rec *r, const b2c_auth_dir_conf_t *conf,
             break;
     }
     return 0;
+}
+
+/* For issuer/audience mismatches operators need to see what the token
+ * claimed; these claim values (never signatures or whole tokens) are
+ * escaped and cut short. */
+static void log_token_identity(request_rec *r, const json_t *claims)
+{
+    static const char *const names[] = { "iss", "aud", "tid", "ver", NULL };
+    const char *line = "";
+    int i;
+
+    for (i = 0; names[i]; i++) {
+        const char *v = b2c_claim_text(r->pool, claims, names[i]);
+        if (v)
+            line = apr_psprintf(r->pool, "%s %s=%s", line, names[i],
+                                ap_escape_logitem(r->pool,
+                                                  apr_pstrndup(r->pool, v, 200)));
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, B2CLOGNO(01108)
+                  "the rejected token says:%s", line);
 }
 
 static int authenticate(request_rec *r)
@@ -218,6 +248,9 @@ static int authenticate(request_rec *r)
                                 " resource (such as Microsoft Graph) instead"
                                 " of one for this API"
                               : "");
+            if ((res.status == B2C_TOKEN_BAD_ISSUER
+                 || res.status == B2C_TOKEN_BAD_AUDIENCE) && res.jwt)
+                log_token_identity(r, res.jwt->claims);
             return reject(r, st, B2C_REQ_INVALID_TOKEN, res.reason);
         }
         claims = res.jwt->claims;
@@ -317,10 +350,15 @@ static int export_claims(request_rec *r)
             apr_table_setn(r->subprocess_env,
                            apr_pstrcat(r->pool, B2C_CLAIM_ENV_PREFIX, suffix,
                                        NULL), text);
-        if (headers)
-            apr_table_setn(r->headers_in,
-                           apr_pstrcat(r->pool, B2C_CLAIM_HEADER_PREFIX, suffix,
-                                       NULL), text);
+        if (headers) {
+            /* '-' rather than '_': CGI and many proxies drop names with '_' */
+            char *h = apr_pstrcat(r->pool, B2C_CLAIM_HEADER_PREFIX, suffix, NULL);
+            char *u;
+            for (u = h; *u; u++)
+                if (*u == '_')
+                    *u = '-';
+            apr_table_setn(r->headers_in, h, text);
+        }
     }
     return DECLINED;
 }

@@ -28,6 +28,7 @@ APLOG_USE_MODULE(b2c_auth);
 /* Per-directory settings; "unset" values let merging inherit. */
 typedef struct {
     const char *metadata_url;          /* NULL: unset */
+    int metadata_from_htaccess;        /* its keys must come from its origin */
     apr_array_header_t *issuers;       /* NULL: the discovery issuer */
     apr_array_header_t *audiences;     /* NULL: unset (a startup error) */
     unsigned algs;                     /* 0: unset (RS256) */

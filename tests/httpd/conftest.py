@@ -6,6 +6,7 @@ Env:  B2C_MODULE_DIR   directory holding mod_b2c_auth.so (default: the repo root
       APACHE_BIN       httpd binary (default /usr/sbin/apache2)
       APACHE_MODULES   httpd module dir (default /usr/lib/apache2/modules)
       B2C_KEEP_TMP=1   keep the generated ServerRoots (printed at session end)
+      B2C_HTTPD_PROCS  httpd child processes (default 1; fetch-count tests assume 1)
 
 The suite FAILS (it does not skip) when the module is missing.
 """
@@ -34,6 +35,9 @@ APACHE_BIN = os.environ.get('APACHE_BIN', '/usr/sbin/apache2')
 APACHE_MODULES = os.environ.get('APACHE_MODULES', '/usr/lib/apache2/modules')
 MODULE_PATH = os.path.join(os.environ.get('B2C_MODULE_DIR', REPO), 'mod_b2c_auth.so')
 IS_ROOT = os.geteuid() == 0
+# One child process by default: the caches and fetch counters the tests assert on are
+# per process. B2C_HTTPD_PROCS=3 runs the stateless checks against several processes.
+HTTPD_PROCS = int(os.environ.get('B2C_HTTPD_PROCS', '1'))
 
 AUD = idpmod.API_CLIENT_ID
 AUD_URI = 'api://' + idpmod.API_CLIENT_ID
@@ -186,13 +190,13 @@ Listen 127.0.0.1:{port}
 ServerName 127.0.0.1:{port}
 {loads}
 {user}
-StartServers 1
-ServerLimit 1
+StartServers {procs}
+ServerLimit {procs}
 ThreadsPerChild 16
 ThreadLimit 16
-MaxRequestWorkers 16
+MaxRequestWorkers {workers}
 MinSpareThreads 1
-MaxSpareThreads 32
+MaxSpareThreads {workers}
 Timeout 30
 KeepAlive Off
 TypesConfig /etc/mime.types
@@ -217,7 +221,7 @@ DocumentRoot "{htdocs}"
 {raw}
 """.format(root=self.root, port=self.port, loads=loads, user=user, htdocs=htdocs,
            server_extra=self.server_extra, dirs='\n'.join(dirs), raw='\n'.join(self.raw),
-           loglevel=self.loglevel)
+           loglevel=self.loglevel, procs=HTTPD_PROCS, workers=16 * HTTPD_PROCS)
         self._write(self.conf, conf)
         return self
 
@@ -445,6 +449,9 @@ def shared_locations(idp):
         'roles_any': b + ['Require role first-role %s' % ROLE],
         'valid_user': b + ['Require valid-user'],
         'open': b + ['Require all granted'],
+        'not_role': b + ['<RequireAll>', '    Require valid-user', '    Require not role blocked',
+                         '</RequireAll>'],
+        'lower_type': ['AuthType bearer'] + b[1:] + [r],
         'skew0': b + ['B2CAuthClockSkew 0', r],
         'ru_oid': b + ['B2CAuthRemoteUser oid', r],
         'ru_upn': b + ['B2CAuthRemoteUser upn', 'Require valid-user'],

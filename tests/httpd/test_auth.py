@@ -97,7 +97,9 @@ def test_scheme_case_insensitive(srv, shared_idp, mode, scheme):
 
 @mode
 def test_token_in_query_or_form_not_accepted(srv, shared_idp, mode):
+    from conftest import MINTED
     t = shared_idp.mint()
+    MINTED.remove(t)        # it is in the request line, so in the access log by design
     r = srv.get(srv.path(mode, 'role') + '?access_token=' + t)
     assert r.status == 401 and r.www_authenticate == ['Bearer realm="api"'], r
 
@@ -108,6 +110,9 @@ def test_two_authorization_headers_400(srv, shared_idp, mode):
     r = srv.at(mode, 'role', headers=[('Authorization', 'Bearer ' + t),
                                       ('Authorization', 'Bearer ' + t)])
     assert_error(r, 400, 'invalid_request')
+    r = srv.at(mode, 'role', headers=[('Authorization', 'Basic dXNlcjpwYXNz'),
+                                      ('Authorization', 'Bearer ' + t)])
+    assert r.status in (400, 401) and r.status != 200, r
 
 
 @mode
@@ -199,7 +204,17 @@ def bad(shared_idp):
 @mode
 @pytest.mark.parametrize('case', BAD)
 def test_invalid_token_401(srv, bad, mode, case):
-    assert_invalid_token(srv.at(mode, 'role', bad[case]))
+    r = srv.at(mode, 'role', bad[case])
+    assert_invalid_token(r)
+    if len(bad[case]) > 20:
+        assert bad[case] not in str(r.headers) + r.body, 'token echoed in the response'
+
+
+@mode
+@pytest.mark.parametrize('value', ['Bearerabc.def.ghi', 'Token {t}', 'MAC {t}', 'Basic'])
+def test_other_schemes_plain_challenge(srv, shared_idp, mode, value):
+    r = srv.at(mode, 'role', headers={'Authorization': value.format(t=shared_idp.mint())})
+    assert r.status == 401 and r.www_authenticate == ['Bearer realm="api"'], r
 
 
 @mode
@@ -354,6 +369,21 @@ def test_require_all(srv, shared_idp, mode):
     assert_ok(srv.at(mode, 'all', shared_idp.mint(roles=['second', ROLE])))
     assert_error(srv.at(mode, 'all', shared_idp.mint(roles=[ROLE])), 403, 'insufficient_scope')
     assert_error(srv.at(mode, 'all', shared_idp.mint(roles=['second'])), 403, 'insufficient_scope')
+
+
+@mode
+def test_require_not_role(srv, shared_idp, mode):
+    assert_ok(srv.at(mode, 'not_role', shared_idp.mint(roles=['x'])))
+    assert_ok(srv.at(mode, 'not_role', shared_idp.mint(roles=None)))
+    r = srv.at(mode, 'not_role', shared_idp.mint(roles=['x', 'blocked']))
+    assert r.status == 403, r
+    assert srv.at(mode, 'not_role').status == 401
+
+
+@mode
+def test_authtype_case_insensitive(srv, shared_idp, mode):
+    assert_ok(srv.at(mode, 'lower_type', shared_idp.mint()))
+    assert srv.at(mode, 'lower_type').www_authenticate == ['Bearer realm="api"']
 
 
 @mode

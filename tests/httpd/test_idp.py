@@ -1,7 +1,6 @@
 """Self-tests of the test identity platform (tests/idp/idp.py); no httpd needed."""
 
 import base64
-import json
 import time
 import uuid
 
@@ -288,3 +287,13 @@ def test_cli_serve(tmp_path):
     finally:
         p.terminate()
         p.wait(10)
+
+
+def test_https(tmp_path):
+    ca, cert, key = idpmod.make_tls_files(str(tmp_path))
+    with idpmod.TestIdP(tls=(cert, key)) as i:
+        assert i.base.startswith('https://127.0.0.1:')
+        r = requests.get(i.metadata_url(), verify=ca, timeout=T)
+        assert r.status_code == 200 and r.json()['jwks_uri'].startswith('https://')
+        with pytest.raises(requests.exceptions.SSLError):
+            requests.get(i.metadata_url(), timeout=T)      # not in the system store

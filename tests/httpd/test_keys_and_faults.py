@@ -5,8 +5,10 @@ import time
 
 import pytest
 
+import idp as idpmod
+
 from conftest import AUD, ROLE, base_rules
-from test_auth import assert_error, assert_invalid_token, assert_ok
+from test_auth import assert_invalid_token, assert_ok
 
 RULES = lambda i, *extra: base_rules(i) + list(extra) + ['Require role %s' % ROLE]
 
@@ -226,6 +228,17 @@ def test_token_cache_entries_zero(make_httpd, idp):
         assert_ok(h.at('conf', 'api', tok))
 
 
+def test_small_token_cache_evicts_correctly(make_httpd, idp):
+    h = one_site(make_httpd, idp, server_extra='B2CAuthTokenCacheEntries 2')
+    good = [idp.mint() for _ in range(6)]
+    bad = [idp.mint(roles=['x']) for _ in range(3)]
+    for _ in range(3):
+        for t in good:
+            assert_ok(h.at('conf', 'api', t))
+        for t in bad:
+            assert h.at('conf', 'api', t).status == 403
+
+
 def test_cached_valid_token_expires(make_httpd, idp):
     h = one_site(make_httpd, idp, rules=RULES(idp, 'B2CAuthClockSkew 0'))
     tok = idp.mint(lifetime=2)
@@ -256,6 +269,57 @@ def _ok(h, idp):
         return False
 
 
+def test_encryption_key_not_used_for_signatures(make_httpd, idp):
+    enc = idp.add_key()
+    enc.jwk_extra = {'use': 'enc'}
+    h = one_site(make_httpd, idp)
+    assert_ok(h.at('conf', 'api', idp.mint()))
+    assert_invalid_token(h.at('conf', 'api', idp.mint(key=enc)))
+
+
+# ---------------------------------------------------------------- https fetches
+
+@pytest.fixture
+def tls_idp(workdir, request):
+    """An https IdP; request.param: the certificate's subjectAltNames."""
+    import os
+    import tempfile
+    from conftest import _new_idp
+    d = tempfile.mkdtemp(dir=workdir)
+    os.chmod(d, 0o755)
+    ca, cert, key = idpmod.make_tls_files(d, san=getattr(request, 'param', ('127.0.0.1',)))
+    i = _new_idp(tls=(cert, key))
+    i.ca_file = ca
+    yield i
+    i.stop()
+
+
+def test_https_metadata_with_ca_file(make_httpd, tls_idp):
+    h = one_site(make_httpd, tls_idp, server_extra='B2CAuthCACertificate %s' % tls_idp.ca_file)
+    assert_ok(h.at('conf', 'api', tls_idp.mint()))
+
+
+def test_https_untrusted_certificate_503(make_httpd, tls_idp):
+    h = one_site(make_httpd, tls_idp)              # system store: our CA is unknown
+    assert h.at('conf', 'api', tls_idp.mint()).status == 503
+    assert tls_idp.counts['metadata'] == 0         # no request got through TLS
+
+
+@pytest.mark.parametrize('tls_idp', [('other.example',)], indirect=True)
+def test_https_wrong_hostname_503(make_httpd, tls_idp):
+    h = one_site(make_httpd, tls_idp, server_extra='B2CAuthCACertificate %s' % tls_idp.ca_file)
+    assert h.at('conf', 'api', tls_idp.mint()).status == 503
+    assert tls_idp.counts['metadata'] == 0
+
+
+def test_htaccess_https_non_microsoft_without_allow_list_500(make_httpd, tls_idp):
+    h = make_httpd(server_extra='B2CAuthCACertificate %s' % tls_idp.ca_file)
+    h.add_location('htaccess', 'api', RULES(tls_idp))
+    h.start()
+    assert h.at('htaccess', 'api', tls_idp.mint()).status == 500
+    assert tls_idp.counts['metadata'] == 0
+
+
 # ---------------------------------------------------------------- shared-hosting guard
 
 def test_htaccess_http_url_without_allow_list_500(make_httpd, idp):
@@ -267,6 +331,29 @@ def test_htaccess_http_url_without_allow_list_500(make_httpd, idp):
     assert h.at('htaccess', 'api', idp.mint()).status == 500
     assert 'B2CAuthMetadataURL' in h.log_since(mark) or 'B2CAuthMetadataAllow' in h.log_since(mark)
     assert_ok(h.at('conf', 'api', idp.mint()))
+
+
+MS_TRICKS = {
+    'userinfo': 'https://login.microsoftonline.com@127.0.0.1:1/t/v2.0/.well-known/openid-configuration',
+    'userinfo_b2c': 'https://x.b2clogin.com:443@127.0.0.1:1/p/v2.0/.well-known/openid-configuration',
+    'suffix_host': 'https://login.microsoftonline.com.evil.invalid/t/v2.0/.well-known/openid-configuration',
+    'bare_b2clogin': 'https://b2clogin.com/t/p/v2.0/.well-known/openid-configuration',
+    'glued_b2clogin': 'https://evilb2clogin.com/t/p/v2.0/.well-known/openid-configuration',
+    'http_scheme': 'http://login.microsoftonline.com/t/v2.0/.well-known/openid-configuration',
+    'backslash': 'https://127.0.0.1:1\\@login.microsoftonline.com/t/v2.0/.well-known/openid-configuration',
+}
+
+
+def test_htaccess_default_hosts_reject_tricks(make_httpd, idp):
+    """No allow-list: only https on Microsoft hosts. Requests carry NO token, so nothing is
+    ever fetched even if a URL were wrongly accepted (that shows as 401 instead of 500)."""
+    h = make_httpd()
+    for name, url in MS_TRICKS.items():
+        h.add_location('htaccess', name, ['AuthType Bearer', 'B2CAuthMetadataURL ' + url,
+                                          'B2CAuthAudience %s' % AUD, 'Require valid-user'])
+    h.start()
+    got = {name: h.at('htaccess', name).status for name in MS_TRICKS}
+    assert got == {name: 500 for name in MS_TRICKS}, got
 
 
 def test_allow_list_prefix_needs_a_path(make_httpd, idp):

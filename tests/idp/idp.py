@@ -28,7 +28,11 @@ Python use::
     idp.rotate_keys(); idp.set_fault('jwks', 'status', status=503); idp.counts['jwks']
     idp.stop()
 
-CLI: ``/usr/bin/python3 tests/idp/idp.py serve --port 0 --port-file F`` prints the base URL.
+HTTPS: ``ca, cert, key = make_tls_files(dir); TestIdP(tls=(cert, key))`` serves https with a
+certificate from a throw-away CA (``ca`` is the bundle to trust).
+
+CLI: ``/usr/bin/python3 tests/idp/idp.py serve --port 0 --port-file F`` prints the base URL
+(``--tls-dir D`` serves https and writes D/ca.pem).
 
 Faults (``set_fault(endpoint, mode, ...)``; endpoint is metadata|jwks|token|all) apply before
 the normal answer: ``status`` (HTTP code + Retry-After), ``close`` (drop the connection),
@@ -182,6 +186,7 @@ class SigningKey:
         self.issuer = issuer         # "issuer" member on v2 / common keys (None: omit)
         self.tenants = tenants       # None: in every JWKS; else a set of tids and/or 'common'
         self.published = published
+        self.jwk_extra = {}          # members to add/override in the JWK (e.g. use=enc)
 
     @property
     def public_key(self):
@@ -210,6 +215,7 @@ class SigningKey:
                  'x': _int_b64u(nums.x, size), 'y': _int_b64u(nums.y, size), 'x5c': [self.x5c]}
         if issuer_member and self.issuer:
             k['issuer'] = self.issuer
+        k.update(self.jwk_extra)
         return k
 
 
@@ -255,6 +261,64 @@ def make_client_certificate(cn='mod_b2c test client'):
     return key, self_signed_cert(key, cn=cn)
 
 
+def make_tls_files(directory, san=('127.0.0.1', 'localhost')):
+    """A test CA and a server certificate signed by it, written as PEM files into
+    ``directory``: returns (ca_file, cert_file, key_file). ``san``: IPs and DNS names."""
+    import ipaddress
+    ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, 'mod_b2c test CA')])
+    now = datetime.datetime.utcnow()
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
+          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+          .not_valid_before(now - datetime.timedelta(days=1))
+          .not_valid_after(now + datetime.timedelta(days=30))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False),
+                         critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    names = []
+    for n in san:
+        try:
+            names.append(x509.IPAddress(ipaddress.ip_address(n)))
+        except ValueError:
+            names.append(x509.DNSName(n))
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, str(san[0]))]))
+            .issuer_name(ca_name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=30))
+            .add_extension(x509.SubjectAlternativeName(names), critical=False)
+            .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]),
+                           critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    paths = [os.path.join(directory, n) for n in ('ca.pem', 'server.pem', 'server.key')]
+    for p, data in zip(paths, (ca.public_bytes(serialization.Encoding.PEM),
+                               cert.public_bytes(serialization.Encoding.PEM),
+                               key.private_bytes(serialization.Encoding.PEM,
+                                                 serialization.PrivateFormat.PKCS8,
+                                                 serialization.NoEncryption()))):
+        with open(p, 'wb') as f:
+            f.write(data)
+        os.chmod(p, 0o644)
+    return tuple(paths)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    ssl_ctx = None
+
+    def finish_request(self, request, client_address):
+        if self.ssl_ctx is not None:     # TLS handshake in the request thread, not accept()
+            request.settimeout(10)
+            request = self.ssl_ctx.wrap_socket(request, server_side=True)
+        self.RequestHandlerClass(request, client_address, self)
+
+    def handle_error(self, request, client_address):
+        pass                             # failed handshakes, resets: expected in fault tests
+
+
 class TokenError(Exception):
     def __init__(self, status, error, code, description):
         super().__init__(description)
@@ -269,8 +333,9 @@ class TestIdP:
     ENDPOINTS = ('metadata', 'jwks', 'token')
 
     def __init__(self, host='127.0.0.1', port=0, tenants=None, apis=None, clients=None,
-                 token_lifetime=3599, ec_key=False, real_common_keys=True):
+                 token_lifetime=3599, ec_key=False, real_common_keys=True, tls=None):
         self.host, self.port = host, port
+        self.tls = tls        # None, or (cert_file, key_file): serve https
         self.tenants = tenants or [Tenant()]
         self.apis = apis or [ApiApp()]
         self.clients = {c.client_id: c for c in (clients or [Client()])}
@@ -294,9 +359,13 @@ class TestIdP:
 
     # ---- lifecycle
     def start(self):
-        self.httpd = ThreadingHTTPServer((self.host, self.port), _Handler)
-        self.httpd.daemon_threads = True
+        self.httpd = _Server((self.host, self.port), _Handler)
         self.httpd.idp = self
+        if self.tls:
+            import ssl
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*self.tls)
+            self.httpd.ssl_ctx = ctx
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever,
                                        kwargs={'poll_interval': 0.1}, daemon=True)
@@ -319,7 +388,7 @@ class TestIdP:
 
     @property
     def base(self):
-        return 'http://%s:%d' % (self.host, self.port)
+        return '%s://%s:%d' % ('https' if self.tls else 'http', self.host, self.port)
 
     # ---- well-known names
     @property
@@ -1037,22 +1106,29 @@ def main(argv=None):
     s.add_argument('--port-file', help='write the base URL here once listening')
     s.add_argument('--token-lifetime', type=int, default=3599)
     s.add_argument('--ec-key', action='store_true', help='also publish an EC P-256 key')
+    s.add_argument('--tls-dir', help='serve https; write ca.pem, server.pem, server.key here')
     s.add_argument('--tenant-id', default=DEFAULT_TENANT_ID)
     s.add_argument('--b2c-name', default=DEFAULT_B2C_NAME)
     s.add_argument('--client-id', default=CLIENT_ID)
     s.add_argument('--client-secret', default=CLIENT_SECRET)
     s.add_argument('--api-client-id', default=API_CLIENT_ID)
+    s.add_argument('--client-without-role', metavar='ID:SECRET', action='append', default=[],
+                   help='also register a client that was granted no app role on the API')
     m = sub.add_parser('mint', help='print a token signed by a fresh key (self-contained)')
     m.add_argument('--kind', default='v2', choices=['v1', 'v2', 'b2c'])
     args = ap.parse_args(argv)
     if args.cmd == 'mint':
         print(TestIdP().mint(args.kind))
         return 0
-    idp = TestIdP(args.host, args.port, token_lifetime=args.token_lifetime,
+    tls = make_tls_files(args.tls_dir)[1:] if args.tls_dir else None
+    idp = TestIdP(args.host, args.port, token_lifetime=args.token_lifetime, tls=tls,
                   ec_key=args.ec_key, tenants=[Tenant(args.tenant_id, args.b2c_name)],
                   apis=[ApiApp(args.api_client_id)],
                   clients=[Client(args.client_id, args.client_secret,
-                                  grants={args.api_client_id: [ROLE]})]).start()
+                                  grants={args.api_client_id: [ROLE]})] +
+                          [Client(*c.split(':', 1), grants={args.api_client_id: []},
+                                  oid=str(uuid.uuid4()))
+                           for c in args.client_without_role]).start()
     print(idp.base, flush=True)
     if args.port_file:
         tmp = args.port_file + '.tmp'

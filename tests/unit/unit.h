@@ -25,6 +25,7 @@ Suite *jwt_suite(void);
 Suite *validate_suite(void);
 Suite *claims_suite(void);
 Suite *discovery_suite(void);
+Suite *token_client_suite(void);
 
 /* Per-test pool, created by ut_setup and destroyed by ut_teardown (add both
  * with tcase_add_checked_fixture). */

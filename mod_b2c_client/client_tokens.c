@@ -1,0 +1,300 @@
+/* Per-process client token state (see client_tokens.h). Each client has a
+ * state lock, held only to read or swap fields, and a fetch lock that
+ * serialises token requests, so that a burst of first requests makes one
+ * token request and a background refresh never blocks a request that
+ * already has a token to use. */
+#include "client_tokens.h"
+
+#include "b2c_json.h"
+
+#include <apr_strings.h>
+#include <apr_thread_mutex.h>
+#include <openssl/rand.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define REFUSED_RETRY_SECONDS 60  /* bad secret/scope: no tight loop */
+#define BACKOFF_BASE_SECONDS 1
+#define BACKOFF_CAP_SECONDS 300
+#define LOG_INTERVAL_SECONDS 60
+
+typedef struct {
+    const b2c_client_def_t *def;
+    apr_thread_mutex_t *lock;
+    apr_thread_mutex_t *fetch_lock;
+    char *token;                  /* malloc'ed; NULL when none */
+    long long obtained, lifetime;
+    long long usable_until, refresh_at;
+    long long next_attempt;       /* backoff: no request before this */
+    int failures;
+    char last_error[400];         /* for the 503 log line */
+    long long last_failure_log, last_503_log;
+    const char *token_endpoint;   /* resolved (discovery) endpoint */
+} client_state_t;
+
+struct b2c_client_tokens {
+    server_rec *s;
+    apr_pool_t *pool;
+    int n;
+    client_state_t *states;
+};
+
+apr_status_t b2c_client_tokens_create(apr_pool_t *p, server_rec *s,
+                                      const apr_array_header_t *defs,
+                                      b2c_client_tokens_t **out)
+{
+    b2c_client_tokens_t *t = apr_pcalloc(p, sizeof(*t));
+    int i;
+
+    t->s = s;
+    t->pool = p;
+    t->n = defs->nelts;
+    t->states = apr_pcalloc(p, sizeof(client_state_t) * (t->n ? t->n : 1));
+    for (i = 0; i < t->n; i++) {
+        client_state_t *cs = &t->states[i];
+        cs->def = APR_ARRAY_IDX(defs, i, const b2c_client_def_t *);
+        cs->token_endpoint = cs->def->token_endpoint;
+        if (apr_thread_mutex_create(&cs->lock, APR_THREAD_MUTEX_DEFAULT, p)
+            || apr_thread_mutex_create(&cs->fetch_lock,
+                                       APR_THREAD_MUTEX_DEFAULT, p))
+            return APR_ENOMEM;
+    }
+    *out = t;
+    return APR_SUCCESS;
+}
+
+static long long now_seconds(void)
+{
+    return apr_time_sec(apr_time_now());
+}
+
+static double random_unit(void)
+{
+    unsigned int v = 0;
+    if (RAND_bytes((unsigned char *)&v, sizeof(v)) != 1)
+        v = (unsigned int)rand();
+    return (double)v / 4294967296.0;
+}
+
+/* The token endpoint's error text, with the secret cut out should an
+ * endpoint ever echo it back. */
+static const char *describe(apr_pool_t *p, const client_state_t *cs,
+                            const b2c_token_result_t *res)
+{
+    const char *d = apr_psprintf(p, "%s%s%s%s%s",
+                                 res->error ? res->error : "error",
+                                 res->error_code ? " " : "",
+                                 res->error_code ? res->error_code : "",
+                                 res->error_description ? ": " : "",
+                                 res->error_description
+                                     ? res->error_description : "");
+    const char *secret = cs->def->secret;
+    if (secret && strlen(secret) >= 4 && strstr(d, secret))
+        return "(error text withheld: it quoted the client secret)";
+    return d;
+}
+
+/* Resolve a discovery-document authority to its token endpoint once. */
+static const char *token_endpoint(client_state_t *cs, apr_pool_t *p,
+                                  const b2c_http_options_t *opts,
+                                  b2c_token_result_t *res);
+
+/* One token request for cs; caller holds cs->fetch_lock. */
+static void fetch(b2c_client_tokens_t *t, client_state_t *cs, apr_pool_t *p)
+{
+    b2c_http_options_t opts = { B2C_CLIENT_TIMEOUT_MS, B2C_CLIENT_TIMEOUT_MS / 2,
+                                256 * 1024, NULL };
+    b2c_token_request_t req;
+    b2c_token_result_t res;
+    long long now = now_seconds();
+    const char *endpoint;
+
+    memset(&res, 0, sizeof(res));
+    endpoint = token_endpoint(cs, p, &opts, &res);
+    if (endpoint) {
+        req.token_endpoint = endpoint;
+        req.client_id = cs->def->client_id;
+        req.secret = cs->def->secret;
+        req.cert = cs->def->cert;
+        req.auth = cs->def->auth;
+        req.scopes = cs->def->scopes;
+        b2c_token_fetch(p, &req, &opts, now, &res);
+    }
+    now = now_seconds();
+
+    apr_thread_mutex_lock(cs->lock);
+    if (res.outcome == B2C_TOKEN_OK) {
+        char *copy = strdup(res.access_token);
+        if (copy) {
+            free(cs->token);
+            cs->token = copy;
+            cs->obtained = now;
+            cs->lifetime = res.expires_in;
+            cs->usable_until = b2c_token_usable_until(now, res.expires_in);
+            cs->refresh_at = b2c_token_refresh_at(now, res.expires_in);
+            cs->failures = 0;
+            cs->next_attempt = 0;
+        }
+        apr_thread_mutex_unlock(cs->lock);
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, t->s, B2CLOGNO(02101)
+                     "client %s: token obtained, valid for %" APR_INT64_T_FMT " s",
+                     cs->def->name, (apr_int64_t)res.expires_in);
+        return;
+    }
+    {
+        const char *what = describe(p, cs, &res);
+        long long delay;
+        int log_now;
+
+        cs->failures++;
+        delay = res.outcome == B2C_TOKEN_REFUSED
+                    ? (res.retry_after > REFUSED_RETRY_SECONDS
+                           ? res.retry_after : REFUSED_RETRY_SECONDS)
+                    : b2c_backoff_seconds(cs->failures, BACKOFF_BASE_SECONDS,
+                                          BACKOFF_CAP_SECONDS, res.retry_after,
+                                          random_unit());
+        cs->next_attempt = now + delay;
+        /* one line per interval, or at once when the error changes */
+        log_now = now - cs->last_failure_log >= LOG_INTERVAL_SECONDS
+                  || strncmp(cs->last_error, what, sizeof(cs->last_error) - 1);
+        apr_cpystrn(cs->last_error, what, sizeof(cs->last_error));
+        if (log_now)
+            cs->last_failure_log = now;
+        apr_thread_mutex_unlock(cs->lock);
+        if (log_now)
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, t->s, B2CLOGNO(02102)
+                         "client %s: token request to %s failed: %s; next "
+                         "attempt in %" APR_INT64_T_FMT " s%s", cs->def->name,
+                         endpoint ? endpoint : "(token endpoint unknown)",
+                         ap_escape_logitem(p, what), (apr_int64_t)delay,
+                         res.outcome == B2C_TOKEN_REFUSED
+                             ? " (the identity platform refused the client's "
+                               "credentials or scope: check the configuration)"
+                             : "");
+    }
+}
+
+static const char *token_endpoint(client_state_t *cs, apr_pool_t *p,
+                                  const b2c_http_options_t *opts,
+                                  b2c_token_result_t *res)
+{
+    b2c_http_response_t resp;
+    const char *err = NULL, *endpoint = NULL;
+    json_t *doc;
+
+    if (cs->token_endpoint)
+        return cs->token_endpoint;
+    res->outcome = B2C_TOKEN_RETRYABLE;
+    res->retry_after = -1;
+    if (b2c_http_get(p, cs->def->discovery_url, opts, &resp, &err)
+        != APR_SUCCESS) {
+        res->error = "unreachable";
+        res->error_description = apr_psprintf(p, "discovery document: %s", err);
+        return NULL;
+    }
+    if (resp.status == 200
+        && b2c_json_parse_object(p, resp.body, resp.body_len, &doc, &err)
+               == APR_SUCCESS)
+        endpoint = b2c_json_string(doc, "token_endpoint");
+    if (!endpoint || (strncmp(endpoint, "https://", 8)
+                      && strncmp(endpoint, "http://", 7))) {
+        res->error = "invalid_response";
+        res->error_description = "the discovery document names no usable "
+                                 "token_endpoint";
+        return NULL;
+    }
+    /* Written once, under fetch_lock, like every read of it; malloc'ed
+     * because no pool here may be shared between threads. */
+    cs->token_endpoint = strdup(endpoint);
+    return cs->token_endpoint;
+}
+
+/* Copies the token into r's pool if one is usable now. */
+static int take_token(client_state_t *cs, request_rec *r, const char **token)
+{
+    int ok;
+    apr_thread_mutex_lock(cs->lock);
+    ok = cs->token && now_seconds() < cs->usable_until;
+    if (ok)
+        *token = apr_pstrdup(r->pool, cs->token);
+    apr_thread_mutex_unlock(cs->lock);
+    return ok;
+}
+
+static int backoff_over(client_state_t *cs)
+{
+    int over;
+    apr_thread_mutex_lock(cs->lock);
+    over = now_seconds() >= cs->next_attempt;
+    apr_thread_mutex_unlock(cs->lock);
+    return over;
+}
+
+/* No token: the caller answers 503; say why once per interval. */
+static apr_status_t refuse(client_state_t *cs, request_rec *r,
+                           long long *retry_after)
+{
+    long long now = now_seconds(), wait;
+    const char *last;
+    int log_now;
+
+    apr_thread_mutex_lock(cs->lock);
+    wait = cs->next_attempt - now;
+    log_now = now - cs->last_503_log >= LOG_INTERVAL_SECONDS;
+    if (log_now)
+        cs->last_503_log = now;
+    last = apr_pstrdup(r->pool, cs->last_error);
+    apr_thread_mutex_unlock(cs->lock);
+    *retry_after = wait > 0 ? wait : 1;
+    if (log_now)
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, B2CLOGNO(02103)
+                      "client %s: no valid token, answering 503 instead of "
+                      "proxying without credentials (last error: %s)",
+                      cs->def->name,
+                      *last ? ap_escape_logitem(r->pool, last) : "none yet");
+    return APR_EAGAIN;
+}
+
+apr_status_t b2c_client_tokens_get(b2c_client_tokens_t *t,
+                                   const b2c_client_def_t *def,
+                                   request_rec *r, const char **token,
+                                   long long *retry_after)
+{
+    client_state_t *cs = &t->states[def->index];
+
+    if (take_token(cs, r, token))
+        return APR_SUCCESS;
+    if (!backoff_over(cs))
+        return refuse(cs, r, retry_after);
+    /* Fetch, or wait for the thread that is fetching and use its result. */
+    apr_thread_mutex_lock(cs->fetch_lock);
+    if (!take_token(cs, r, token) && backoff_over(cs))
+        fetch(t, cs, r->pool);
+    apr_thread_mutex_unlock(cs->fetch_lock);
+    if (take_token(cs, r, token))
+        return APR_SUCCESS;
+    return refuse(cs, r, retry_after);
+}
+
+void b2c_client_tokens_maintain(b2c_client_tokens_t *t, apr_pool_t *parent)
+{
+    apr_pool_t *p;
+    int i;
+
+    apr_pool_create(&p, parent);
+    for (i = 0; i < t->n; i++) {
+        client_state_t *cs = &t->states[i];
+        long long now = now_seconds();
+        int due;
+
+        apr_thread_mutex_lock(cs->lock);
+        due = now >= cs->next_attempt && (!cs->token || now >= cs->refresh_at);
+        apr_thread_mutex_unlock(cs->lock);
+        if (due && apr_thread_mutex_trylock(cs->fetch_lock) == APR_SUCCESS) {
+            fetch(t, cs, p);
+            apr_thread_mutex_unlock(cs->fetch_lock);
+            apr_pool_clear(p);
+        }
+    }
+    apr_pool_destroy(p);
+}

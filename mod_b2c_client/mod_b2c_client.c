@@ -1,0 +1,166 @@
+/* mod_b2c_client: httpd glue of the client-credentials token client. For
+ * requests that mod_proxy is about to forward from a location naming a
+ * <B2CClient>, the fixups hook puts "Bearer <token>" in the request headers
+ * mod_proxy copies to the backend, or answers 503 when no valid token can be
+ * had, so the backend never sees an unauthenticated request. A watchdog
+ * thread in each child refreshes tokens ahead of expiry, so requests only
+ * read a cached token. */
+#define B2C_CLIENT_MODULE_FILE
+#include "mod_b2c_client.h"
+
+#include <apr_optional.h>
+#include <apr_strings.h>
+#include <http_core.h>
+#include <http_main.h>
+#include <http_protocol.h>
+#include <http_request.h>
+#include <mod_watchdog.h>
+
+#include "b2c_http.h"
+#include "client_config.h"
+#include "client_tokens.h"
+
+#define WATCHDOG_NAME "_b2c_client_"
+#define WATCHDOG_INTERVAL apr_time_from_sec(1)
+
+static b2c_client_tokens_t *tokens; /* this process's, from child_init */
+static int have_watchdog;
+
+static APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) *wd_get_instance;
+static APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) *wd_register;
+
+/* Is mod_proxy going to forward r? ProxyPass and RewriteRule [P] have set
+ * a "proxy:" filename by now (mod_rewrite's per-directory rules run in
+ * fixups before us); SetHandler "proxy:..." names it in the handler. */
+static int is_proxied(const request_rec *r)
+{
+    return (r->proxyreq != PROXYREQ_NONE && r->filename
+            && !strncmp(r->filename, "proxy:", 6))
+        || (r->handler && !strncmp(r->handler, "proxy:", 6));
+}
+
+static int inject_token(request_rec *r)
+{
+    const b2c_client_dir_conf_t *dc =
+        ap_get_module_config(r->per_dir_config, &b2c_client_module);
+    const b2c_client_server_conf_t *sc;
+    const b2c_client_def_t *def;
+    const char *token, *header;
+    long long retry_after = 1;
+
+    if (!dc->client_name || !strcmp(dc->client_name, "off") || !is_proxied(r))
+        return DECLINED;
+    sc = ap_get_module_config(ap_server_conf->module_config, &b2c_client_module);
+    def = apr_hash_get(sc->clients, dc->client_name, APR_HASH_KEY_STRING);
+    if (!def || !tokens) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, B2CLOGNO(02201)
+                      "B2CClientToken names unknown client %s",
+                      ap_escape_logitem(r->pool, dc->client_name));
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (b2c_client_tokens_get(tokens, def, r, &token, &retry_after)
+        != APR_SUCCESS) {
+        apr_table_setn(r->err_headers_out, "Retry-After",
+                       apr_psprintf(r->pool, "%" APR_INT64_T_FMT, (apr_int64_t)retry_after));
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    header = dc->header ? dc->header : B2C_CLIENT_DEFAULT_HEADER;
+    apr_table_setn(r->headers_in, header,
+                   apr_pstrcat(r->pool, "Bearer ", token, NULL));
+    ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, B2CLOGNO(02202)
+                  "client %s: token put in %s", def->name, header);
+    return DECLINED;
+}
+
+static apr_status_t watchdog_tick(int state, void *data, apr_pool_t *p)
+{
+    if (state == AP_WATCHDOG_STATE_RUNNING && tokens)
+        b2c_client_tokens_maintain(tokens, p);
+    return APR_SUCCESS;
+}
+
+static int pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
+{
+    b2c_client_config_reset(pconf);
+    return OK;
+}
+
+static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                       server_rec *s)
+{
+    b2c_client_server_conf_t *sc =
+        ap_get_module_config(s->module_config, &b2c_client_module);
+    const char *err = b2c_client_check_references(ptemp, s);
+    ap_watchdog_t *wd;
+
+    if (err) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, B2CLOGNO(02002) "%s", err);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (b2c_http_global_init() != APR_SUCCESS)
+        return HTTP_INTERNAL_SERVER_ERROR;
+    have_watchdog = 0;
+    wd_get_instance = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_get_instance);
+    wd_register = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_register_callback);
+    if (sc->ordered->nelts == 0)
+        return OK;
+    /* A child (not parent), non-singleton watchdog: every process keeps its
+     * own tokens fresh. */
+    if (wd_get_instance && wd_register
+        && wd_get_instance(&wd, WATCHDOG_NAME, 0, 0, pconf) == APR_SUCCESS
+        && wd_register(wd, WATCHDOG_INTERVAL, NULL, watchdog_tick)
+               == APR_SUCCESS)
+        have_watchdog = 1;
+    else
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, B2CLOGNO(02003)
+                     "mod_watchdog is not available: tokens are refreshed by "
+                     "the request that finds them expiring");
+    return OK;
+}
+
+static void test_config(apr_pool_t *pconf, server_rec *s)
+{
+    const char *err = b2c_client_check_references(pconf, s);
+    if (err) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, B2CLOGNO(02002) "%s", err);
+        exit(1);
+    }
+}
+
+static void child_init(apr_pool_t *pchild, server_rec *s)
+{
+    b2c_client_server_conf_t *sc =
+        ap_get_module_config(s->module_config, &b2c_client_module);
+    b2c_client_tokens_t *t;
+
+    if (sc->ordered->nelts == 0)
+        return;
+    if (b2c_client_tokens_create(pchild, s, sc->ordered, &t) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, B2CLOGNO(02004)
+                     "cannot create the client token state");
+        return;
+    }
+    tokens = t;
+}
+
+static void register_hooks(apr_pool_t *p)
+{
+    static const char *const before_watchdog[] = { "mod_watchdog.c", NULL };
+
+    ap_hook_pre_config(pre_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_config(post_config, NULL, before_watchdog, APR_HOOK_LAST);
+    ap_hook_test_config(test_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    /* last: after mod_rewrite's fixups have turned [P] rules into proxy: */
+    ap_hook_fixups(inject_token, NULL, NULL, APR_HOOK_LAST);
+}
+
+AP_DECLARE_MODULE(b2c_client) = {
+    STANDARD20_MODULE_STUFF,
+    b2c_client_create_dir_conf,
+    b2c_client_merge_dir_conf,
+    b2c_client_create_server_conf,
+    NULL,
+    b2c_client_cmds,
+    register_hooks
+};
