@@ -274,11 +274,15 @@ static const char *set_certificate(cmd_parms *cmd, void *m, const char *cert,
 
 static const char *add_scope(cmd_parms *cmd, void *m, const char *arg)
 {
-    const char *err = inside_section(cmd);
+    const char *err = inside_section(cmd), *c;
     if (err)
         return err;
-    if (!*arg || strpbrk(arg, " \t\"\\"))
-        return "B2CScope: a scope is one word";
+    for (c = arg; *c; c++)
+        if (*c < 0x21 || *c > 0x7e || *c == '"' || *c == '\\')
+            return "B2CScope: a scope is one word of printable ASCII "
+                   "(no quotes or backslashes)";
+    if (!*arg)
+        return "B2CScope: empty scope";
     if (!current_def->scopes)
         current_def->scopes = apr_array_make(cmd->pool, 1, sizeof(const char *));
     APR_ARRAY_PUSH(current_def->scopes, const char *) = arg;

@@ -7,9 +7,15 @@ For every module directory mod_b2c_*/ at the top of the repository:
 - docs/<module dir>.md must have a "## Name" section for each of them, with
   Description / Syntax / Default / Context fields, and no section for a
   directive the code does not have;
+- a section directive (registered as "<Name", like httpd's own "<Proxy")
+  is documented under "## <Name>", and its Syntax shows both "<Name ...>"
+  and "</Name>";
 - the module's *.conf file(s) must mention each of them;
 - no doc or sample config may name a directive with the module's prefix
-  (e.g. "B2CAuth...") that the code does not define (catches typos).
+  (e.g. "B2CAuth...") that the code does not define (catches typos); names
+  another module defines are fine ("B2CAuthority" is mod_b2c_client's);
+- no doc, sample config or README may name any "B2C<Upper>..." word that no
+  module defines (catches typos where modules share no longer prefix).
 
 A module directory that has C sources but no directive found fails: that
 means the extraction regex no longer fits the code. A directory without C
@@ -37,13 +43,16 @@ _C_COMMENT_OR_STRING = re.compile(
     r"|//[^\n]*",              # line comment: drop
     re.S,
 )
-_AP_INIT = re.compile(r'\bAP_INIT_[A-Z0-9_]+\s*\(\s*"([^"\\]+)"')
+_AP_INIT = re.compile(r'\bAP_INIT_[A-Z0-9_]+\s*\(\s*(?:"([^"\\]+)"|([A-Za-z_]\w*)\s*,)')
+_STRING_DEFINE = re.compile(r'^[ \t]*#[ \t]*define[ \t]+([A-Za-z_]\w*)[ \t]+"([^"\\]+)"[ \t]*$', re.M)
 _MODULE_DEF = re.compile(
     r"\bmodule\s+AP_MODULE_DECLARE_DATA\s+(\w+)\s*=|\bAP_DECLARE_MODULE\s*\(\s*(\w+)\s*\)"
 )
 _HEADING2 = re.compile(r"^##[ \t]+(.+?)[ \t]*#*[ \t]*$", re.M)
 _HEADING_ANY = re.compile(r"^#{1,6}[ \t]", re.M)
 _IDENT = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
+_SECTION_HEADING = re.compile(r"^<([A-Za-z][A-Za-z0-9]*)>$")
+_B2C_WORD = re.compile(r"(?<![A-Za-z0-9_])B2C[A-Z][A-Za-z0-9]*")
 _FIELDS = ("Description", "Syntax", "Default", "Context")
 
 
@@ -54,8 +63,19 @@ def strip_c_comments(src):
 
 
 def directives_in_c(src):
-    """Directive names registered by AP_INIT_* entries, minus borrowed ones."""
-    names = set(_AP_INIT.findall(strip_c_comments(src)))
+    """Directive names registered by AP_INIT_* entries, minus borrowed ones.
+    A name given as a macro (#define SECTION "<B2CClient") is resolved; a
+    macro that is not a string #define in src fails loudly."""
+    code = strip_c_comments(src)
+    defines = dict(_STRING_DEFINE.findall(code))
+    names = set()
+    for literal, macro in _AP_INIT.findall(code):
+        if macro:
+            assert macro in defines, (
+                "AP_INIT_* names its directive with %s, which is no string "
+                "#define in the same sources" % macro)
+            literal = defines[macro]
+        names.add(literal)
     return names - BORROWED
 
 
@@ -86,13 +106,26 @@ def field_line(body, field):
     return m.group(0) if m else None
 
 
+def directive_key(heading):
+    """The directive a heading names, as the command table spells it:
+    'B2CScope' for '## B2CScope', '<B2CClient' for '## <B2CClient>';
+    None for a heading that is not one name."""
+    if _IDENT.match(heading):
+        return heading
+    m = _SECTION_HEADING.match(heading)
+    return "<" + m.group(1) if m else None
+
+
 def documented_directives(md):
-    """Sections that document a directive: a one-word heading that either
-    starts with 'B2C' or whose body has a Syntax field."""
-    return {
-        h: body for h, body in doc_sections(md).items()
-        if _IDENT.match(h) and (h.startswith("B2C") or field_line(body, "Syntax"))
-    }
+    """Sections that document a directive: a heading naming one directive
+    (or one <Section>) that either starts with 'B2C' or whose body has a
+    Syntax field. Keyed by directive_key()."""
+    out = {}
+    for h, body in doc_sections(md).items():
+        key = directive_key(h)
+        if key and (key.lstrip("<").startswith("B2C") or field_line(body, "Syntax")):
+            out[key] = body
+    return out
 
 
 def missing_fields(name, body):
@@ -101,6 +134,8 @@ def missing_fields(name, body):
     syntax = field_line(body, "Syntax")
     if syntax and not mentions(syntax, name):
         missing.append("Syntax naming %s" % name)
+    if syntax and name.startswith("<") and not mentions(syntax, "</" + name[1:] + ">"):
+        missing.append("Syntax closing with </%s>" % name[1:])
     ctx = field_line(body, "Context")
     if ctx and ".htaccess" in ctx and not field_line(body, "Override"):
         missing.append("Override (usable in .htaccess)")
@@ -121,6 +156,15 @@ def directive_prefix(names):
     return m.group(1) if m else ""
 
 
+def bare(names):
+    """Directive names as they appear in text after '<' or '</'."""
+    return {n.lstrip("<") for n in names}
+
+
+def unknown_b2c_words(text, known):
+    return set(_B2C_WORD.findall(text)) - bare(known)
+
+
 def unknown_prefixed_names(text, prefix, known):
     if not prefix:
         return set()
@@ -131,6 +175,7 @@ def unknown_prefixed_names(text, prefix, known):
 # --- the regexes themselves, against fixtures (independent of the tree) ---
 
 FIXTURE_C = r'''
+#define FIX_SECTION "<B2CFixSection"
 static const command_rec cmds[] = {
     AP_INIT_TAKE1("AuthType", note_auth_type, NULL, OR_AUTHCFG, "noted"),
     AP_INIT_TAKE1("B2CFixOne", set_one, NULL, OR_AUTHCFG, "one"),
@@ -142,6 +187,7 @@ static const command_rec cmds[] = {
     AP_INIT_TAKE12("B2CFixTake12", set_12, NULL, RSRC_CONF, "1 or 2"),
     AP_INIT_TAKE_ARGV("B2CFixArgv", set_argv, NULL, RSRC_CONF, "argv"),
     AP_INIT_NO_ARGS("B2CFixNoArgs", set_none, NULL, RSRC_CONF, "none"),
+    AP_INIT_RAW_ARGS(FIX_SECTION, set_section, NULL, RSRC_CONF, "<B2CFixSection name>"),
     /* AP_INIT_TAKE1("B2CFixDeadBlock", x, NULL, OR_ALL, "gone"), */
     // AP_INIT_FLAG("B2CFixDeadLine", x, NULL, OR_ALL, "gone"),
     { NULL }
@@ -174,13 +220,31 @@ Text mentioning B2CFixOne.
 ## B2CFixGhost
 
 | Description | Syntax | Default | Context |
+
+## <B2CFixSection>
+
+| | |
+|---|---|
+| Description | a section |
+| Syntax | `<B2CFixSection name> ... </B2CFixSection>` |
+| Default | none |
+| Context | server config |
+
+```apache
+<B2CFixSection a>
+</B2CFixSection>
+```
+
+## <Location>
+
+Prose about httpd's own section, not a directive of this module.
 """
 
 
 def test_fixture_directive_extraction():
     assert directives_in_c(FIXTURE_C) == {
         "B2CFixOne", "B2CFixMany", "B2CFixFlag", "B2CFixRaw",
-        "B2CFixTake12", "B2CFixArgv", "B2CFixNoArgs",
+        "B2CFixTake12", "B2CFixArgv", "B2CFixNoArgs", "<B2CFixSection",
     }
 
 
@@ -193,8 +257,16 @@ def test_fixture_doc_sections():
     docs = documented_directives(FIXTURE_MD)
     # "Summary" and "Responses" are prose sections (the word Syntax in a
     # table cell is not a Syntax field); both B2C* headings count.
-    assert set(docs) == {"B2CFixOne", "B2CFixGhost"}
+    # "<B2CFixSection>" documents the section directive "<B2CFixSection";
+    # "<Location>" has no Syntax field and is not ours.
+    assert set(docs) == {"B2CFixOne", "B2CFixGhost", "<B2CFixSection"}
     assert "Summary" in doc_sections(FIXTURE_MD)
+    assert missing_fields("<B2CFixSection", docs["<B2CFixSection"]) == []
+    unclosed = docs["<B2CFixSection"].replace(" ... </B2CFixSection>", "")
+    assert missing_fields("<B2CFixSection", unclosed) == [
+        "Syntax closing with </B2CFixSection>"]
+    assert mentions("#    <B2CFixSection a>", "<B2CFixSection")
+    assert not mentions("<B2CFixSectionX a>", "<B2CFixSection")
     assert missing_fields("B2CFixOne", docs["B2CFixOne"]) == ["Example"]
     ghost = missing_fields("B2CFixGhost", docs["B2CFixGhost"])
     assert "Syntax" in ghost and "Description" not in ghost
@@ -211,11 +283,24 @@ def test_fixture_prefix_and_typos():
     assert unknown_prefixed_names(text, "B2CAuth", names) == {"B2CAuthAudiences"}
     assert mentions("#B2CAuthIssuer x", "B2CAuthIssuer")
     assert not mentions("B2CAuthIssuers", "B2CAuthIssuer")
+    known = {"B2CAuthIssuer", "<B2CClient", "B2CAuthority"}
+    text = "<B2CClient a> B2CAuthority B2CAuthIssuer B2CClientTokn B2C01105 B2C_CLAIM_roles"
+    assert unknown_b2c_words(text, known) == {"B2CClientTokn"}
+    assert unknown_prefixed_names(text, "B2CAuth", known) == set()
 
 
 # --- the real tree ---
 
 MODULE_DIRS = sorted(p for p in ROOT.glob("mod_b2c_*") if p.is_dir())
+
+
+def all_directives():
+    """Every directive any module's C sources define."""
+    names = set()
+    for d in MODULE_DIRS:
+        names |= directives_in_c("\n".join(
+            f.read_text(errors="replace") for f in sorted(d.glob("*.c"))))
+    return names
 
 
 def test_module_dirs_found():
@@ -288,9 +373,10 @@ def test_every_directive_in_sample_conf(module):
 
 def test_no_unknown_directive_names(module):
     files = list(module.conf_files) + sorted(DOCS.glob("*.md"))
+    known = bare(all_directives())
     bad = {}
     for f in files:
-        unknown = unknown_prefixed_names(f.read_text(), module.prefix, module.directives)
+        unknown = unknown_prefixed_names(f.read_text(), module.prefix, known)
         if unknown:
             bad[str(f.relative_to(ROOT))] = sorted(unknown)
     assert not bad, "names with prefix %r that the code does not define: %s" % (
@@ -306,3 +392,16 @@ def test_load_file_names_the_module(module):
         assert named and named <= module.module_names, (
             "%s loads %s; the C sources define %s" % (
                 f.relative_to(ROOT), sorted(named), sorted(module.module_names)))
+
+
+def test_no_unknown_b2c_words():
+    known = all_directives()
+    files = (sorted(DOCS.glob("*.md")) + sorted(ROOT.glob("mod_b2c_*/*.conf"))
+             + [ROOT / "README.md"])
+    bad = {}
+    for f in files:
+        if f.is_file():
+            unknown = unknown_b2c_words(f.read_text(), known)
+            if unknown:
+                bad[str(f.relative_to(ROOT))] = sorted(unknown)
+    assert not bad, "B2C... names no module defines: %s" % bad
