@@ -108,12 +108,16 @@ static const char *client_section(cmd_parms *cmd, void *mconfig,
 
     if (err)
         return err;
+    if (current_def)
+        return "<B2CClient> sections cannot be nested";
     if (!endp)
         return "<B2CClient> section lacks its closing '>'";
     args = apr_pstrndup(cmd->temp_pool, arg, endp - arg);
     name = ap_getword_conf(cmd->pool, &args);
     if (!valid_name(name) || *args)
         return "<B2CClient> takes one name of letters, digits, '.', '_' or '-'";
+    if (!strcasecmp(name, "off"))
+        return "<B2CClient off>: 'off' is reserved (B2CClientToken Off)";
     if (apr_hash_get(sc->clients, name, APR_HASH_KEY_STRING))
         return apr_psprintf(cmd->pool, "<B2CClient %s> is defined twice", name);
 
@@ -129,6 +133,11 @@ static const char *client_section(cmd_parms *cmd, void *mconfig,
         return err;
     if (d->cert)
         d->auth = B2C_AUTH_PRIVATE_KEY_JWT;
+    if (d->token_endpoint && !strncasecmp(d->token_endpoint, "http://", 7))
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, cmd->server, B2CLOGNO(02005)
+                     "<B2CClient %s> (%s): the token endpoint is plain http://: "
+                     "credentials and tokens cross the network unencrypted",
+                     d->name, d->defined_at);
     if (d->secret_is_literal)
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, cmd->server, B2CLOGNO(02001)
                      "<B2CClient %s> (%s): B2CClientSecret is written in the "
@@ -183,6 +192,8 @@ static const char *set_client_id(cmd_parms *cmd, void *m, const char *arg)
         return err;
     if (!*arg)
         return "B2CClientId: empty";
+    if (current_def->client_id)
+        return "B2CClientId given twice";
     current_def->client_id = arg;
     return NULL;
 }
@@ -336,9 +347,12 @@ const char *b2c_client_check_references(apr_pool_t *p, server_rec *s)
 
     for (i = 0; references && i < references->nelts; i++) {
         reference_t *ref = &APR_ARRAY_IDX(references, i, reference_t);
-        if (!apr_hash_get(sc->clients, ref->name, APR_HASH_KEY_STRING))
+        b2c_client_def_t *d =
+            apr_hash_get(sc->clients, ref->name, APR_HASH_KEY_STRING);
+        if (!d)
             return apr_psprintf(p, "B2CClientToken %s (%s): no <B2CClient %s> "
                                 "is defined", ref->name, ref->where, ref->name);
+        d->used = 1;
     }
     return NULL;
 }

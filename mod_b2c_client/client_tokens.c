@@ -81,10 +81,14 @@ static double random_unit(void)
 static const char *describe(apr_pool_t *p, const client_state_t *cs,
                             const b2c_token_result_t *res)
 {
+    /* Entra's descriptions start with the AADSTS code already */
+    int code_said = res->error_code && res->error_description
+                    && !strncmp(res->error_description, res->error_code,
+                                strlen(res->error_code));
+    const char *code = res->error_code && !code_said ? res->error_code : NULL;
     const char *d = apr_psprintf(p, "%s%s%s%s%s",
                                  res->error ? res->error : "error",
-                                 res->error_code ? " " : "",
-                                 res->error_code ? res->error_code : "",
+                                 code ? " " : "", code ? code : "",
                                  res->error_description ? ": " : "",
                                  res->error_description
                                      ? res->error_description : "");
@@ -287,6 +291,8 @@ void b2c_client_tokens_maintain(b2c_client_tokens_t *t, apr_pool_t *parent)
         long long now = now_seconds();
         int due;
 
+        if (!cs->def->used) /* prefetch only what some location needs */
+            continue;
         apr_thread_mutex_lock(cs->lock);
         due = now >= cs->next_attempt && (!cs->token || now >= cs->refresh_at);
         apr_thread_mutex_unlock(cs->lock);

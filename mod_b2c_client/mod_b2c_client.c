@@ -29,12 +29,16 @@ static int have_watchdog;
 static APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) *wd_get_instance;
 static APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) *wd_register;
 
-/* Is mod_proxy going to forward r? ProxyPass and RewriteRule [P] have set
- * a "proxy:" filename by now (mod_rewrite's per-directory rules run in
- * fixups before us); SetHandler "proxy:..." names it in the handler. */
+/* Is mod_proxy going to forward r to a backend of ours? ProxyPass and
+ * RewriteRule [P] have set a "proxy:" filename by now (mod_rewrite's
+ * per-directory rules run in fixups before us); SetHandler "proxy:..."
+ * names it in the handler. Forward-proxy requests (ProxyRequests On) go
+ * wherever the client says, so they never get a token. */
 static int is_proxied(const request_rec *r)
 {
-    return (r->proxyreq != PROXYREQ_NONE && r->filename
+    if (r->proxyreq == PROXYREQ_PROXY)
+        return 0;
+    return (r->proxyreq == PROXYREQ_REVERSE && r->filename
             && !strncmp(r->filename, "proxy:", 6))
         || (r->handler && !strncmp(r->handler, "proxy:", 6));
 }
@@ -54,8 +58,10 @@ static int inject_token(request_rec *r)
     def = apr_hash_get(sc->clients, dc->client_name, APR_HASH_KEY_STRING);
     if (!def || !tokens) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, B2CLOGNO(02201)
-                      "B2CClientToken names unknown client %s",
-                      ap_escape_logitem(r->pool, dc->client_name));
+                      "client %s: %s", ap_escape_logitem(r->pool, dc->client_name),
+                      def ? "token state unavailable in this process (see "
+                            "B2C02004 at its start)"
+                          : "no such <B2CClient>");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     if (b2c_client_tokens_get(tokens, def, r, &token, &retry_after)

@@ -34,6 +34,7 @@ typedef struct {
     int auth_set;
     apr_array_header_t *scopes;   /* of const char * */
     int index;                    /* slot in the per-process state */
+    int used;                     /* named by some B2CClientToken */
 } b2c_client_def_t;
 
 /* Main server config: the client registry. */

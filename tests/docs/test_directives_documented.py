@@ -51,7 +51,9 @@ _MODULE_DEF = re.compile(
 _HEADING2 = re.compile(r"^##[ \t]+(.+?)[ \t]*#*[ \t]*$", re.M)
 _HEADING_ANY = re.compile(r"^#{1,6}[ \t]", re.M)
 _IDENT = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
-_SECTION_HEADING = re.compile(r"^<([A-Za-z][A-Za-z0-9]*)>$")
+# "<Name>", or "`<Name>`" / "\\<Name\\>" so that GitHub does not take it for
+# an HTML tag and render an empty heading.
+_SECTION_HEADING = re.compile(r"^(`?)\\?<([A-Za-z][A-Za-z0-9]*)\\?>\1$")
 _B2C_WORD = re.compile(r"(?<![A-Za-z0-9_])B2C[A-Z][A-Za-z0-9]*")
 _FIELDS = ("Description", "Syntax", "Default", "Context")
 
@@ -108,12 +110,12 @@ def field_line(body, field):
 
 def directive_key(heading):
     """The directive a heading names, as the command table spells it:
-    'B2CScope' for '## B2CScope', '<B2CClient' for '## <B2CClient>';
-    None for a heading that is not one name."""
+    'B2CScope' for '## B2CScope', '<B2CClient' for '## <B2CClient>' or
+    '## `<B2CClient>`'; None for a heading that is not one name."""
     if _IDENT.match(heading):
         return heading
     m = _SECTION_HEADING.match(heading)
-    return "<" + m.group(1) if m else None
+    return "<" + m.group(2) if m else None
 
 
 def documented_directives(md):
@@ -266,6 +268,10 @@ def test_fixture_doc_sections():
     assert missing_fields("<B2CFixSection", unclosed) == [
         "Syntax closing with </B2CFixSection>"]
     assert mentions("#    <B2CFixSection a>", "<B2CFixSection")
+    for h in ("<B2CFixSection>", "`<B2CFixSection>`", "\\<B2CFixSection\\>"):
+        assert directive_key(h) == "<B2CFixSection", h
+    for h in ("`<B2CFixSection>", "<B2CFixSection> and more", "<B2C Fix>"):
+        assert directive_key(h) is None, h
     assert not mentions("<B2CFixSectionX a>", "<B2CFixSection")
     assert missing_fields("B2CFixOne", docs["B2CFixOne"]) == ["Example"]
     ghost = missing_fields("B2CFixGhost", docs["B2CFixGhost"])

@@ -1,0 +1,38 @@
+/* The Authorization header of a bearer-token request (RFC 6750 §2.1):
+ * find the one token, or say why there is none. Moved out of
+ * mod_b2c_auth's find_token so it can be unit-tested and fuzzed. */
+#include "b2c_bearer.h"
+
+#include <string.h>
+#include <strings.h>
+
+#define B64TOKEN_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" \
+                       "0123456789-._~+/"
+
+b2c_bearer_status_t b2c_bearer_parse(const char *hdr, const char **token,
+                                     size_t *len)
+{
+    const char *t, *end;
+
+    *token = NULL;
+    *len = 0;
+    if (hdr == NULL)
+        return B2C_BEARER_NONE;
+    while (*hdr == ' ' || *hdr == '\t')
+        hdr++;
+    /* strncasecmp stops at hdr's NUL, so a short value never over-reads */
+    if (strncasecmp(hdr, "Bearer", 6) != 0 ||
+        (hdr[6] != ' ' && hdr[6] != '\t' && hdr[6] != '\0'))
+        return B2C_BEARER_NONE;
+    t = hdr + 6;
+    while (*t == ' ')
+        t++;
+    end = t + strspn(t, B64TOKEN_CHARS);
+    while (*end == '=')
+        end++;
+    if (end == t || *end != '\0')
+        return B2C_BEARER_MALFORMED;
+    *token = t;
+    *len = (size_t)(end - t);
+    return B2C_BEARER_OK;
+}
