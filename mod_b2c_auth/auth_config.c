@@ -146,13 +146,37 @@ static int microsoft_host(const char *host)
     return 0;
 }
 
+/* No "." or ".." segment, no backslash, no %-escape (which could hide
+ * either): a path that means what it says. */
+static int plain_path(const char *path)
+{
+    const char *seg;
+
+    if (strpbrk(path, "%\\"))
+        return 0;
+    if (*path != '/')
+        return 1; /* no path at all */
+    for (seg = path; seg; seg = strchr(seg + 1, '/')) {
+        size_t n = strcspn(seg + 1, "/?#");
+        if ((n == 1 && seg[1] == '.') || (n == 2 && !strncmp(seg + 1, "..", 2)))
+            return 0;
+    }
+    return 1;
+}
+
 static const char *htaccess_url_allowed(cmd_parms *cmd, const char *url)
 {
     const b2c_auth_server_conf_t *sc =
         ap_get_module_config(cmd->server->module_config, &b2c_auth_module);
-    const char *host;
+    const char *host, *path = strstr(url, "://") + 3;
     int i;
 
+    /* Prefixes are compared as text while libcurl resolves dot segments:
+     * "https://allowed/t1/../t2/" must not pass for the prefix of t1. */
+    path += strcspn(path, "/");
+    if (!plain_path(path))
+        return "B2CAuthMetadataURL in .htaccess must not contain dot "
+               "segments, backslashes or %-escapes";
     if (sc->metadata_allow) {
         for (i = 0; i < sc->metadata_allow->nelts; i++) {
             const char *prefix = APR_ARRAY_IDX(sc->metadata_allow, i, const char *);

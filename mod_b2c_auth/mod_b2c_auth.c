@@ -15,6 +15,7 @@
 
 #include "auth_config.h"
 #include "auth_response.h"
+#include "b2c_bearer.h"
 #include "b2c_claims.h"
 #include "b2c_http.h"
 #include "b2c_validate.h"
@@ -47,37 +48,6 @@ static int is_bearer_request(request_rec *r)
 {
     const char *type = ap_auth_type(r);
     return type && !strcasecmp(type, B2C_AUTH_TYPE);
-}
-
-typedef enum { CRED_NONE, CRED_BEARER, CRED_MALFORMED } credentials_t;
-
-/* RFC 6750 §2.1: "Bearer" 1*SP b64token, the scheme case-insensitive.
- * Anything else after "Bearer" (a second header merged in with ", ",
- * blanks inside, an empty token) is a malformed request. */
-static credentials_t find_token(const char *hdr, const char **token,
-                                size_t *len)
-{
-    const char *t, *end;
-
-    if (!hdr)
-        return CRED_NONE;
-    while (*hdr == ' ' || *hdr == '\t')
-        hdr++;
-    if (strncasecmp(hdr, "Bearer", 6) != 0
-        || (hdr[6] != ' ' && hdr[6] != '\t' && hdr[6] != '\0'))
-        return CRED_NONE;
-    t = hdr + 6;
-    while (*t == ' ')
-        t++;
-    end = t + strspn(t, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                        "0123456789-._~+/");
-    while (*end == '=')
-        end++;
-    if (end == t || *end != '\0')
-        return CRED_MALFORMED;
-    *token = t;
-    *len = end - t;
-    return CRED_BEARER;
 }
 
 /* Everything a cached verdict depends on, so entries made under one
@@ -225,19 +195,19 @@ static int authenticate(request_rec *r)
         return HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    switch (find_token(apr_table_get(r->headers_in, "Authorization"), &token,
-                       &len)) {
-    case CRED_NONE:
+    switch (b2c_bearer_parse(apr_table_get(r->headers_in, "Authorization"),
+                             &token, &len)) {
+    case B2C_BEARER_NONE:
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, B2CLOGNO(01102)
                       "no bearer token in the request");
         return reject(r, st, B2C_REQ_NO_TOKEN, NULL);
-    case CRED_MALFORMED:
+    case B2C_BEARER_MALFORMED:
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, B2CLOGNO(01103)
                       "malformed Authorization header (one Bearer token "
                       "expected)");
         return reject(r, st, B2C_REQ_INVALID_REQUEST,
                       "expected exactly one Bearer token");
-    case CRED_BEARER:
+    case B2C_BEARER_OK:
         break;
     }
 
@@ -275,6 +245,7 @@ static int authenticate(request_rec *r)
                       "the token lacks the claim used as user name");
     }
     r->user = (char *)user;
+    r->ap_auth_type = (char *)B2C_AUTH_TYPE;
     st->outcome = B2C_REQ_VALID;
     st->claims = claims;
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, B2CLOGNO(01107)

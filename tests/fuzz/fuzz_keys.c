@@ -26,6 +26,7 @@ static EVP_PKEY *rsa_key, *ec_key;
 static const char *jwks_doc;
 static b2c_jwks_t *jwks_set;
 
+static void die(const char *what) __attribute__((noreturn));
 static void die(const char *what)
 {
     fprintf(stderr, "fuzz_keys: %s\n", what);

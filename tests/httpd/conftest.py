@@ -449,6 +449,8 @@ def shared_locations(idp):
         'roles_any': b + ['Require role first-role %s' % ROLE],
         'valid_user': b + ['Require valid-user'],
         'open': b + ['Require all granted'],
+        'iss_template': base_rules(idp, 'v1') + [
+            'B2CAuthIssuer https://login.microsoftonline.com/{tenantid}/v2.0', r],
         'not_role': b + ['<RequireAll>', '    Require valid-user', '    Require not role blocked',
                          '</RequireAll>'],
         'lower_type': ['AuthType bearer'] + b[1:] + [r],

@@ -276,6 +276,15 @@ def test_common_tenantid_placeholder(srv, shared_idp, mode):
 
 
 @mode
+def test_issuer_directive_tenantid_placeholder(srv, shared_idp, mode):
+    i = shared_idp
+    for tid in (i.tid, '0f0e0d0c-0b0a-4909-8807-060504030201'):
+        assert_ok(srv.at(mode, 'iss_template', i.mint(tenant=idpmod.Tenant(tid, 'x'))))
+    assert_invalid_token(srv.at(mode, 'iss_template', i.mint(claims={'tid': TENANT2.tid})))
+    assert_invalid_token(srv.at(mode, 'iss_template', i.mint('v1')))
+
+
+@mode
 def test_common_key_with_fixed_issuer_member(srv, shared_idp, mode):
     """A key whose JWKS "issuer" is fixed to one tenant signs only that tenant's tokens."""
     i = shared_idp

@@ -357,6 +357,22 @@ def test_htaccess_default_hosts_reject_tricks(make_httpd, idp):
     assert got == {name: 500 for name in MS_TRICKS}, got
 
 
+def test_allow_list_per_virtual_host(make_httpd, idp):
+    """B2CAuthMetadataAllow in a <VirtualHost> governs that vhost's .htaccess files."""
+    from conftest import free_port
+    h = make_httpd(server_extra='B2CAuthMetadataAllow %s/' % idp.base)
+    h.add_location('htaccess', 'api', RULES(idp))
+    p2 = free_port()
+    h.add_raw('Listen 127.0.0.1:%d\n<VirtualHost 127.0.0.1:%d>\n    DocumentRoot "%s/htdocs"\n'
+              '    B2CAuthMetadataAllow http://127.0.0.2/\n</VirtualHost>' % (p2, p2, h.root))
+    h.start()
+    assert_ok(h.at('htaccess', 'api', idp.mint()))
+    from conftest import http_request
+    r = http_request(p2, h.path('htaccess', 'api'),
+                     [('Authorization', 'Bearer ' + idp.mint())])
+    assert r.status == 500, r
+
+
 def test_allow_list_prefix_needs_a_path(make_httpd, idp):
     """A prefix without a path ("http://127.0.0.1:PORT") would let userinfo tricks such as
     http://127.0.0.1:PORT@other-host/ pass; the module refuses such prefixes."""
