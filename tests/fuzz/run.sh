@@ -3,8 +3,8 @@
 #
 #   tests/fuzz/run.sh [SECONDS_PER_TARGET] [TARGET...]
 #
-# SECONDS_PER_TARGET defaults to 60; TARGETs (e.g. "jwks validate") default
-# to all. Each target runs on a throw-away copy of corpus/TARGET, so the
+# SECONDS_PER_TARGET defaults to 60 (0: build only); TARGETs (e.g.
+# "jwks validate") default to all. Each target runs on a throw-away copy of corpus/TARGET, so the
 # checked-in seeds never grow. Any crash, leak, UB report, timeout or OOM
 # fails the target; the exit status is non-zero when any target failed.
 #
@@ -109,7 +109,14 @@ for t in "${TARGETS[@]}"; do
   run_bg $CC $SAN -fsanitize=fuzzer -o "$BUILD/fuzz_$name" "$BUILD/obj/fuzz_$name.main.o" \
     "${objs[@]}" $DEPS_LIBS
 done
+# the seed generator (not run here; see mkseeds.c): no libFuzzer, no hooks
+seed_objs=()
+for o in "${objs[@]}"; do [ "${o##*/}" = fuzz_common.o ] || seed_objs+=("$o"); done
+compile "$HERE/mkseeds.c" "$BUILD/obj/mkseeds.main.o"
+# shellcheck disable=SC2086
+run_bg $CC $SAN -o "$BUILD/mkseeds" "$BUILD/obj/mkseeds.main.o" "${seed_objs[@]}" $DEPS_LIBS
 for pid in "${pids[@]}"; do wait "$pid"; done
+if [ "$SECS" -eq 0 ]; then echo "fuzz: built (0 seconds: nothing run)"; exit 0; fi
 
 # ---------------------------------------------------------------- run
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"

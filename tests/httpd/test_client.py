@@ -259,7 +259,9 @@ def rec_backend():
 
 AUTHORITY_FORMS = {
     # name: (authority URL relative to the IdP base, token endpoint path it must reach)
-    'oauth2_v2': ('/{tid}/oauth2/v2.0', '/{tid}/oauth2/v2.0/token'),
+    # tenant spelled differently per form (the IdP matches it case-insensitively), so
+    # each form's token requests can be told apart from the other clients'
+    'oauth2_v2': ('/{TID}/oauth2/v2.0', '/{TID}/oauth2/v2.0/token'),
     'v2': ('/contoso.onmicrosoft.com/v2.0', '/contoso.onmicrosoft.com/oauth2/v2.0/token'),
     'tenant': ('/contoso/', '/contoso/oauth2/v2.0/token'),
     'discovery': ('/Contoso/v2.0/.well-known/openid-configuration',
@@ -289,7 +291,7 @@ def gw(workdir, shared_idp, echo_backend):
     g.add_client('backend', idp)
     g.add_client('broken', idp, secret=BAD_SECRET_SHARED)
     for form, (auth, _) in AUTHORITY_FORMS.items():
-        g.add_client('auth-' + form, idp, authority=idp.base + auth.format(tid=idp.tid))
+        g.add_client('auth-' + form, idp, authority=idp.base + auth.format(TID=idp.tid.upper()))
         g.proxy_location('/auth-%s/' % form, e + '/auth-%s/' % form, 'auth-' + form)
     g.proxy_location('/api/', 'http://127.0.0.1:%d/conf/api/' % api.port)
     g.proxy_location('/echo/', e + '/echo/')
@@ -448,7 +450,7 @@ def test_non_proxied_not_503_when_client_has_no_token(gw):
 def test_authority_forms_reach_token_endpoint(gw, shared_idp, form):
     idp = shared_idp
     auth, endpoint_path = AUTHORITY_FORMS[form]
-    endpoint_path = endpoint_path.format(tid=idp.tid)
+    endpoint_path = endpoint_path.format(TID=idp.tid.upper())
     r = gw.get('/auth-%s/x' % form)
     assert r.status == 200, (r, gw.error_log()[-1500:])
     assert_idp_token(idp, bearer(echo_json(r)), kind='b2c' if 'b2c' in form else 'v2')
