@@ -69,6 +69,39 @@ int b2c_issuer_matches(const char *template_iss, const char *iss, const char *ti
 }
 
 /* The header kid made safe for a log line: [A-Za-z0-9._-], 64 chars. */
+/* Microsoft gives keys an issuer in the v2 form only. A v1 token of the
+ * same tenant (https://sts.windows.net/{tid}/) is vouched for by such a
+ * key, as Microsoft.IdentityModel's signing-key issuer check allows: this
+ * returns the v2 form of a v1 issuer, or NULL for anything else. */
+static const char *v2_form_of_v1_issuer(apr_pool_t *p, const char *iss,
+                                        const char *tid)
+{
+    static const char *const v1_to_v2[][2] = {
+        { "https://sts.windows.net/", "https://login.microsoftonline.com/" },
+        { "https://sts.chinacloudapi.cn/",
+          "https://login.partner.microsoftonline.cn/" },
+    };
+    size_t i;
+
+    if (!tid || !tid_acceptable(tid))
+        return NULL;
+    for (i = 0; i < sizeof(v1_to_v2) / sizeof(v1_to_v2[0]); i++)
+        if (!strcmp(iss, apr_pstrcat(p, v1_to_v2[i][0], tid, "/", NULL)))
+            return apr_pstrcat(p, v1_to_v2[i][1], tid, "/v2.0", NULL);
+    return NULL;
+}
+
+static int key_vouches_for(apr_pool_t *p, const b2c_jwk_t *key,
+                           const char *iss, const char *tid)
+{
+    const char *v2;
+
+    if (key->issuer == NULL || b2c_issuer_matches(key->issuer, iss, tid))
+        return 1;
+    v2 = v2_form_of_v1_issuer(p, iss, tid);
+    return v2 && b2c_issuer_matches(key->issuer, v2, tid);
+}
+
 static const char *sanitise_kid(apr_pool_t *p, const char *kid)
 {
     size_t n, i;
@@ -223,7 +256,7 @@ b2c_token_status_t b2c_validate_token(apr_pool_t *p, const char *token,
         return verdict(res, B2C_TOKEN_BAD_ISSUER, "iss missing or not a string");
     /* Microsoft's multi-tenant sets bind each key to an issuer: a key of
      * one tenant must not vouch for tokens naming another. */
-    if (key->issuer != NULL && !b2c_issuer_matches(key->issuer, iss, tid))
+    if (!key_vouches_for(p, key, iss, tid))
         return verdict(res, B2C_TOKEN_BAD_ISSUER, "iss does not fit the key's issuer");
     if (params->issuers == NULL || params->issuers->nelts == 0)
         return verdict(res, B2C_TOKEN_BAD_ISSUER, "no issuer configured");

@@ -10,7 +10,9 @@ process model (StartServers = ServerLimit = procs, 16 threads each) and writes <
 sections and secret files (root-only, 0600: httpd reads them as root at startup).
 
 Run: cd /work/main && /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/httpd/test_client.py
-Env: B2C_MODULE_DIR (directory holding mod_b2c_client.so; default: the repo root).
+Env: B2C_MODULE_DIR (directory holding mod_b2c_client.so; default: the repo root);
+     B2C_CORE_DUMPS=1 (with `ulimit -c unlimited`): gateways dump core into ROOT/cores;
+     B2C_KEEP_TMP=1 keeps the server roots (conftest).
 """
 
 import json
@@ -121,6 +123,11 @@ class Gateway(Httpd):
              'MaxSpareThreads %d' % (16 * p + 16),
              'LoadModule b2c_client_module %s' % CLIENT_MODULE]
             + self.client_blocks + self.extra)
+        if os.environ.get('B2C_CORE_DUMPS'):     # debugging crashes: ulimit -c unlimited too
+            cores = os.path.join(self.root, 'cores')
+            os.makedirs(cores, exist_ok=True)
+            os.chmod(cores, 0o1777)
+            self.server_extra += '\nCoreDumpDirectory %s' % cores
         return super().write()
 
     def secret_file(self, value, name=None, mode=0o600, newline=True):

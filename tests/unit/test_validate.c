@@ -398,6 +398,31 @@ START_TEST(key_issuer_rule)
 }
 END_TEST
 
+/* Keys carry v2 issuers only; a v1 token of the same tenant is vouched for
+ * by them (as Microsoft.IdentityModel allows), another tenant's is not. */
+START_TEST(key_issuer_accepts_v1_token_of_same_tenant)
+{
+    json_t *c;
+
+    APR_ARRAY_PUSH((apr_array_header_t *)params.issuers, const char *) =
+        "https://sts.windows.net/{tenantid}/";
+    ck_status(check(tk_rsa2048, "RS256", hdr("RS256", "k-entra"),
+                    claims_with("iss", json_string("https://sts.windows.net/" TID "/"))),
+              B2C_TOKEN_VALID);
+    /* v1 form without the trailing slash is not Microsoft's v1 issuer */
+    ck_status(check(tk_rsa2048, "RS256", hdr("RS256", "k-entra"),
+                    claims_with("iss", json_string("https://sts.windows.net/" TID))),
+              B2C_TOKEN_BAD_ISSUER);
+    /* a v1 token naming another tenant than its tid */
+    c = claims_with("iss", json_string("https://sts.windows.net/" CONSUMER_TID "/"));
+    ck_status(check(tk_rsa2048, "RS256", hdr("RS256", "k-entra"), c), B2C_TOKEN_BAD_ISSUER);
+    /* the consumer key does not vouch for a v1 token of tenant TID */
+    ck_status(check(tk_rsa2048, "RS256", hdr("RS256", "k-consumer"),
+                    claims_with("iss", json_string("https://sts.windows.net/" TID "/"))),
+              B2C_TOKEN_BAD_ISSUER);
+}
+END_TEST
+
 /* Our key in Microsoft's real set, as the test identity platform serves it. */
 START_TEST(real_entra_set_with_own_key)
 {
@@ -537,6 +562,7 @@ Suite *validate_suite(void)
     tcase_add_test(t, issuer_tenant_template);
     tcase_add_test(t, issuer_matches_function);
     tcase_add_test(t, key_issuer_rule);
+    tcase_add_test(t, key_issuer_accepts_v1_token_of_same_tenant);
     tcase_add_test(t, real_entra_set_with_own_key);
     tcase_add_test(t, audience_rules);
     tcase_add_test(t, check_order);
