@@ -674,6 +674,24 @@ long long b2c_token_usable_until(long long obtained, long long lifetime)
  * One attempt
  */
 
+/* Does the raw answer quote the secret, as is or form-encoded? Checked
+ * before any sanitising or cutting, which could disguise an echo. */
+static int quotes_secret(apr_pool_t *p, const b2c_http_response_t *resp,
+                         const char *secret)
+{
+    const char *forms[2];
+    int i;
+
+    if (!secret || strlen(secret) < 4 || !resp->body)
+        return 0;
+    forms[0] = secret;
+    forms[1] = form_encode(p, secret);
+    for (i = 0; i < 2; i++)
+        if (memmem(resp->body, resp->body_len, forms[i], strlen(forms[i])))
+            return 1;
+    return 0;
+}
+
 void b2c_token_fetch(apr_pool_t *p, const b2c_token_request_t *req,
                      const b2c_http_options_t *opts, long long now,
                      b2c_token_result_t *res)
@@ -708,6 +726,9 @@ void b2c_token_fetch(apr_pool_t *p, const b2c_token_request_t *req,
     }
     b2c_token_response_parse(p, resp.status, resp.body, resp.body_len,
                              resp.retry_after, res);
+    if (res->outcome != B2C_TOKEN_OK && quotes_secret(p, &resp, req->secret))
+        res->error_description = "(error text withheld: it quoted the client "
+                                 "secret)";
     /* measure an HTTP-date Retry-After against the caller's clock */
     res->retry_after = b2c_retry_after_seconds(resp.retry_after, now);
 }

@@ -187,10 +187,11 @@ const b2c_jwks_t *fz_jwks(void)
 
 void fz_params(apr_pool_t *p, b2c_validation_params_t *params)
 {
-    apr_array_header_t *iss = apr_array_make(p, 2, sizeof(const char *));
+    apr_array_header_t *iss = apr_array_make(p, 3, sizeof(const char *));
     apr_array_header_t *aud = apr_array_make(p, 2, sizeof(const char *));
 
     APR_ARRAY_PUSH(iss, const char *) = FZ_ISS_TEMPLATE;
+    APR_ARRAY_PUSH(iss, const char *) = FZ_ISS_V1_TEMPLATE;
     APR_ARRAY_PUSH(iss, const char *) = FZ_ISS_B2C;
     APR_ARRAY_PUSH(aud, const char *) = FZ_AUD;
     APR_ARRAY_PUSH(aud, const char *) = FZ_AUD_ID;

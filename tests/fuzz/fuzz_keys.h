@@ -13,8 +13,10 @@
 #define FZ_NOW 1700000000LL
 #define FZ_SKEW 300LL
 
-/* Accepted issuers: Entra's multi-tenant template and a B2C tenant. */
+/* Accepted issuers: Entra's multi-tenant templates (v2.0 and v1.0 tokens)
+ * and a B2C tenant. */
 #define FZ_ISS_TEMPLATE "https://login.microsoftonline.com/{tenantid}/v2.0"
+#define FZ_ISS_V1_TEMPLATE "https://sts.windows.net/{tenantid}/"
 #define FZ_ISS_B2C \
     "https://contoso.b2clogin.com/11111111-2222-3333-4444-555555555555/v2.0/"
 #define FZ_TID "72f988bf-86f1-41af-91ab-2d7cd011db47"

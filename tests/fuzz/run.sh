@@ -86,10 +86,15 @@ compile() {
   $CC $CFLAGS -c "$src" -o "$obj"
 }
 
+build_failed() {
+  echo "fuzz: build failed"
+  echo "fuzz: 0 passed, $(printf '%s\n' "${TARGETS[@]}" | awk '{print $1}' | while read -r n; do want "$n" && echo; done | wc -l) failed"
+  exit 1
+}
 pids=()
-run_bg() { # at most JOBS compilers at once
+run_bg() { # at most JOBS jobs at once
   "$@" & pids+=($!)
-  if [ ${#pids[@]} -ge "$JOBS" ]; then wait "${pids[0]}"; pids=("${pids[@]:1}"); fi
+  if [ ${#pids[@]} -ge "$JOBS" ]; then wait "${pids[0]}" || build_failed; pids=("${pids[@]:1}"); fi
 }
 objs=()
 for src in "$TOP"/common/*.c "$HERE/fuzz_common.c" "$HERE/fuzz_keys.c"; do
@@ -101,7 +106,7 @@ for t in "${TARGETS[@]}"; do
   read -r name _ _ <<<"$t"; want "$name" || continue
   run_bg compile "$HERE/fuzz_$name.c" "$BUILD/obj/fuzz_$name.main.o"
 done
-for pid in "${pids[@]}"; do wait "$pid"; done
+for pid in "${pids[@]}"; do wait "$pid" || build_failed; done
 pids=()
 for t in "${TARGETS[@]}"; do
   read -r name _ _ <<<"$t"; want "$name" || continue
@@ -112,10 +117,10 @@ done
 # the seed generator (not run here; see mkseeds.c): no libFuzzer, no hooks
 seed_objs=()
 for o in "${objs[@]}"; do [ "${o##*/}" = fuzz_common.o ] || seed_objs+=("$o"); done
-compile "$HERE/mkseeds.c" "$BUILD/obj/mkseeds.main.o"
+compile "$HERE/mkseeds.c" "$BUILD/obj/mkseeds.main.o" || build_failed
 # shellcheck disable=SC2086
 run_bg $CC $SAN -o "$BUILD/mkseeds" "$BUILD/obj/mkseeds.main.o" "${seed_objs[@]}" $DEPS_LIBS
-for pid in "${pids[@]}"; do wait "$pid"; done
+for pid in "${pids[@]}"; do wait "$pid" || build_failed; done
 if [ "$SECS" -eq 0 ]; then echo "fuzz: built (0 seconds: nothing run)"; exit 0; fi
 
 # ---------------------------------------------------------------- run
@@ -148,10 +153,13 @@ run_target() {
     grep -q 'out-of-memory' "$w/log" && why=out-of-memory
     local art
     art=$(find "$w/artifacts" -type f | head -1)
-    printf '  %-15s FAIL  %s (exit %s) %s\n      log: %s\n' "$name" "$why" "$rc" \
-      "${art:+reproducer: $art}" "$w/log" >"$w/summary"
+    printf '  %-15s FAIL  %s (exit %s)%s log: %s\n' "$name" "$why" "$rc" \
+      "${art:+ reproducer: $art}" "$w/log" >"$w/summary"
   fi
 }
+
+# never let one target's trouble stop the others or the summary
+try_target() { run_target "$@" || true; }
 
 echo "fuzz: running ${SECS}s per target, $JOBS at a time"
 pids=()
@@ -159,12 +167,14 @@ names=()
 for t in "${TARGETS[@]}"; do
   read -r name maxlen dict <<<"$t"; want "$name" || continue
   names+=("$name")
-  run_bg run_target "$name" "$maxlen" "$dict"
+  run_bg try_target "$name" "$maxlen" "$dict"
 done
 for pid in "${pids[@]}"; do wait "$pid"; done
 
 passed=0 failed=0
 for n in "${names[@]}"; do
+  [ -f "$BUILD/work/$n/summary" ] ||
+    printf '  %-15s FAIL  no result (see %s)\n' "$n" "$BUILD/work/$n/log" >"$BUILD/work/$n/summary"
   cat "$BUILD/work/$n/summary"
   if grep -q ' ok ' "$BUILD/work/$n/summary"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 done
