@@ -679,14 +679,25 @@ long long b2c_token_usable_until(long long obtained, long long lifetime)
 static int quotes_secret(apr_pool_t *p, const b2c_http_response_t *resp,
                          const char *secret)
 {
-    const char *forms[2];
-    int i;
+    const char *forms[3];
+    json_t *js;
+    char *quoted;
+    int i, n = 0;
 
     if (!secret || strlen(secret) < 4 || !resp->body)
         return 0;
-    forms[0] = secret;
-    forms[1] = form_encode(p, secret);
-    for (i = 0; i < 2; i++)
+    forms[n++] = secret;
+    forms[n++] = form_encode(p, secret);
+    /* as a JSON string body would carry it: "\"" for '"', "\\" for '\' */
+    if ((js = json_string(secret))) {
+        if ((quoted = json_dumps(js, JSON_ENCODE_ANY))) {
+            if (strlen(quoted) > 2)
+                forms[n++] = apr_pstrndup(p, quoted + 1, strlen(quoted) - 2);
+            free(quoted);
+        }
+        json_decref(js);
+    }
+    for (i = 0; i < n; i++)
         if (memmem(resp->body, resp->body_len, forms[i], strlen(forms[i])))
             return 1;
     return 0;

@@ -56,6 +56,7 @@ void *b2c_auth_create_server_conf(apr_pool_t *p, server_rec *s)
     c->kid_refresh_interval = -1;
     c->fetch_timeout = -1;
     c->token_cache_entries = -1;
+    c->max_stale = -1;
     return c;
 }
 
@@ -71,7 +72,10 @@ void *b2c_auth_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     PICK(kid_refresh_interval);
     PICK(fetch_timeout);
     PICK(token_cache_entries);
+    PICK(max_stale);
 #undef PICK
+    c->cache = base->cache;
+    c->cache_set = base->cache_set;
     c->ca_file = add->ca_file ? add->ca_file : base->ca_file;
     return c;
 }
@@ -328,8 +332,8 @@ static const char *set_server_seconds(cmd_parms *cmd, void *dcfg,
     b2c_auth_server_conf_t *sc = server_conf(cmd);
     const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
     int *field = (int *)((char *)sc + (apr_size_t)cmd->info);
-    int lo = field == &sc->token_cache_entries ? 0 : 1;
-    int hi = field == &sc->token_cache_entries ? 10000000 : 7 * 86400;
+    int lo = field == &sc->token_cache_entries || field == &sc->max_stale ? 0 : 1;
+    int hi = field == &sc->token_cache_entries ? 10000000 : 30 * 86400;
 
     if (field == &sc->fetch_timeout)
         hi = 120;
@@ -350,6 +354,19 @@ static const char *set_ca_file(cmd_parms *cmd, void *dcfg, const char *arg)
         return apr_psprintf(cmd->pool, "B2CAuthCACertificate: cannot read "
                             "file '%s'", arg);
     server_conf(cmd)->ca_file = path;
+    return NULL;
+}
+
+static const char *set_cache(cmd_parms *cmd, void *dcfg, const char *arg)
+{
+    b2c_auth_server_conf_t *sc = server_conf(cmd);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    if (err)
+        return err;
+    if ((err = b2c_shared_cache_configure(cmd->pool, arg, &sc->cache)))
+        return apr_pstrcat(cmd->pool, "B2CAuthCache: ", err, NULL);
+    sc->cache_set = 1;
     return NULL;
 }
 
@@ -393,6 +410,13 @@ const command_rec b2c_auth_cmds[] = {
                   SCONF_OFFSET(token_cache_entries), RSRC_CONF,
                   "validated tokens cached per process; 0 disables; "
                   "default 10000"),
+    AP_INIT_TAKE1("B2CAuthMaxStale", set_server_seconds,
+                  SCONF_OFFSET(max_stale), RSRC_CONF,
+                  "seconds keys stay in use past their refresh time while the "
+                  "identity platform is unreachable; default 86400"),
+    AP_INIT_TAKE1("B2CAuthCache", set_cache, NULL, RSRC_CONF,
+                  "shared cache: shmcb[:ARGS], redis:HOST:PORT, "
+                  "memcache:HOST:PORT or none; default shmcb"),
     { NULL }
 };
 

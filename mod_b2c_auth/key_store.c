@@ -1,7 +1,11 @@
-/* Per-process metadata and key cache (see key_store.h). One mutex guards the
- * table and reference counts; a second, per URL, serialises fetches so a
- * burst of first requests makes one fetch, while requests that already have
- * keys never wait for a scheduled refresh running in another thread. */
+/* Metadata and key store (see key_store.h).
+ *
+ * Locks: store->lock guards the table, the entries' fields and reference
+ * counts, and is never held across I/O. e->fetch_lock serialises this
+ * process's threads for one URL; the shared cache's global mutex then
+ * serialises the machine's processes, and a lease entry in the cache the
+ * fleet's servers. Whoever gets through first fetches and publishes; the
+ * others find the result in the shared cache. */
 #include "key_store.h"
 #include "mod_b2c_auth.h"
 
@@ -10,12 +14,18 @@
 #include <apr_thread_mutex.h>
 #include <http_log.h>
 
+#include "b2c_cache_entry.h"
 #include "b2c_discovery.h"
 #include "b2c_http.h"
+#include "b2c_util.h"
 
 /* Generous caps: Microsoft's JWKS is ~12 KB, discovery ~2 KB. */
 #define DISCOVERY_MAX_BYTES (256 * 1024)
 #define JWKS_MAX_BYTES (1024 * 1024)
+#define SHARED_ENTRY_MAX_BYTES (JWKS_MAX_BYTES + 8192)
+#define RETRY_AFTER_FAILURE apr_time_from_sec(10)
+#define LOG_INTERVAL apr_time_from_sec(60)
+#define LEASE_POLL apr_time_from_msec(50)
 
 typedef struct generation {
     b2c_keyset_t keyset;      /* first: requests get &generation->keyset */
@@ -25,8 +35,11 @@ typedef struct generation {
 
 typedef struct {
     const char *url;
+    const char *cache_id;        /* hex SHA-256 of origin rule + url */
+    b2c_key_store_options_t opts;/* as last used, for the watchdog */
     generation_t *current;
     apr_time_t next_refresh;     /* scheduled refresh due */
+    apr_time_t retry_at;         /* after a failure: no attempt before */
     apr_time_t last_kid_refresh; /* last refresh caused by an unknown kid */
     apr_time_t last_error_log;   /* outage logged once per interval */
     apr_thread_mutex_t *fetch_lock;
@@ -36,18 +49,21 @@ struct b2c_key_store {
     apr_pool_t *pool;
     apr_thread_mutex_t *lock;
     apr_hash_t *entries;
+    b2c_shared_cache_t *cache;
+    int background;
 };
 
-apr_status_t b2c_key_store_create(apr_pool_t *p, b2c_key_store_t **out)
+apr_status_t b2c_key_store_create(apr_pool_t *p, b2c_shared_cache_t *cache,
+                                  int background, b2c_key_store_t **out)
 {
     b2c_key_store_t *store = apr_pcalloc(p, sizeof(*store));
-    apr_status_t rv;
 
     store->pool = p;
     store->entries = apr_hash_make(p);
-    rv = apr_thread_mutex_create(&store->lock, APR_THREAD_MUTEX_DEFAULT, p);
+    store->cache = cache;
+    store->background = background;
     *out = store;
-    return rv;
+    return apr_thread_mutex_create(&store->lock, APR_THREAD_MUTEX_DEFAULT, p);
 }
 
 static void generation_unref_locked(generation_t *g)
@@ -83,24 +99,63 @@ static const b2c_keyset_t *lend_locked(b2c_key_store_t *store, entry_t *e,
     return &e->current->keyset;
 }
 
+static const char *hex(apr_pool_t *p, const unsigned char *b, size_t n)
+{
+    static const char digits[] = "0123456789abcdef";
+    char *s = apr_palloc(p, 2 * n + 1);
+    size_t i;
+    for (i = 0; i < n; i++) {
+        s[2 * i] = digits[b[i] >> 4];
+        s[2 * i + 1] = digits[b[i] & 15];
+    }
+    s[2 * n] = '\0';
+    return s;
+}
+
 /* Entries for the same URL from httpd.conf and from .htaccess are kept
  * apart: only the latter carry the same-origin rule. */
-static entry_t *entry_locked(b2c_key_store_t *store, request_rec *r,
+static entry_t *entry_locked(b2c_key_store_t *store, apr_pool_t *tmp,
                              const char *url,
                              const b2c_key_store_options_t *opts)
 {
-    const char *key =
-        opts->jwks_same_origin ? apr_pstrcat(r->pool, "\n", url, NULL) : url;
+    const char *key = apr_pstrcat(tmp, opts->jwks_same_origin ? "h" : "c",
+                                  url, NULL);
     entry_t *e = apr_hash_get(store->entries, key, APR_HASH_KEY_STRING);
+
     if (!e) {
+        unsigned char digest[32];
         e = apr_pcalloc(store->pool, sizeof(*e));
         e->url = apr_pstrdup(store->pool, url);
+        b2c_sha256(key, strlen(key), digest);
+        e->cache_id = hex(store->pool, digest, sizeof(digest));
         apr_thread_mutex_create(&e->fetch_lock, APR_THREAD_MUTEX_DEFAULT,
                                 store->pool);
         apr_hash_set(store->entries, apr_pstrdup(store->pool, key),
                      APR_HASH_KEY_STRING, e);
     }
+    e->opts = *opts;
     return e;
+}
+
+/* A generation is usable until its schedule plus the stale period. */
+static int usable(const entry_t *e, apr_time_t now)
+{
+    return e->current && now < e->current->keyset.fetched
+                                   + e->opts.refresh_interval
+                                   + e->opts.max_stale;
+}
+
+/* Length of "scheme://authority" of url (up to the first '/' after it). */
+static size_t origin_len(const char *url)
+{
+    const char *a = strstr(url, "://");
+    return a ? (size_t)(a + 3 - url) + strcspn(a + 3, "/?#") : 0;
+}
+
+static int same_origin(const char *a, const char *b)
+{
+    size_t n = origin_len(a);
+    return n && n == origin_len(b) && !strncasecmp(a, b, n);
 }
 
 static apr_status_t fetch_json(apr_pool_t *p, const char *what, const char *url,
@@ -120,111 +175,231 @@ static apr_status_t fetch_json(apr_pool_t *p, const char *what, const char *url,
     return rv;
 }
 
-/* Length of "scheme://authority" of url (up to the first '/' after it). */
-static size_t origin_len(const char *url)
-{
-    const char *a = strstr(url, "://");
-    return a ? (size_t)(a + 3 - url) + strcspn(a + 3, "/?#") : 0;
-}
-
-static int same_origin(const char *a, const char *b)
-{
-    size_t n = origin_len(a);
-    return n && n == origin_len(b) && !strncasecmp(a, b, n);
-}
-
-/* Fetch discovery + JWKS into a new generation (no locks held). */
-static apr_status_t fetch_generation(const char *url,
-                                     const b2c_key_store_options_t *opts,
+/* A generation from an issuer and a JWKS document. */
+static apr_status_t build_generation(const char *issuer, const char *jwks_text,
+                                     size_t len, apr_time_t fetched,
                                      generation_t **out, const char **err,
                                      apr_pool_t *errp)
 {
-    apr_pool_t *gp, *tmp;
-    b2c_http_response_t resp;
-    b2c_discovery_t *disc;
+    apr_pool_t *gp;
     b2c_jwks_t *jwks;
     generation_t *g;
     const char *e = NULL;
-    apr_status_t rv;
 
     /* Unmanaged pools: creating children of a shared pool from many
      * threads is not safe, and these outlive any request. */
-    if ((rv = apr_pool_create_unmanaged_ex(&gp, NULL, NULL)) != APR_SUCCESS)
-        return rv;
-    apr_pool_create(&tmp, gp);
-    rv = fetch_json(tmp, "discovery document", url, DISCOVERY_MAX_BYTES, opts,
-                    &resp, &e);
-    if (rv == APR_SUCCESS
-        && (rv = b2c_discovery_parse(gp, resp.body, resp.body_len, &disc, &e))
-               != APR_SUCCESS)
-        e = apr_psprintf(tmp, "discovery document rejected: %s", e);
-    if (rv == APR_SUCCESS && opts->jwks_same_origin
-        && !same_origin(url, disc->jwks_uri)) {
-        e = "discovery document rejected: its jwks_uri is on another host "
-            "than the metadata URL set in .htaccess";
-        rv = APR_EINVAL;
-    }
-    if (rv == APR_SUCCESS)
-        rv = fetch_json(tmp, "JWKS", disc->jwks_uri, JWKS_MAX_BYTES, opts,
-                        &resp, &e);
-    if (rv == APR_SUCCESS
-        && (rv = b2c_jwks_parse(gp, resp.body, resp.body_len, &jwks, &e))
-               != APR_SUCCESS)
-        e = apr_psprintf(tmp, "JWKS rejected: %s", e);
-    if (rv != APR_SUCCESS) {
-        *err = apr_pstrdup(errp, e ? e : "fetch failed");
+    if (apr_pool_create_unmanaged_ex(&gp, NULL, NULL) != APR_SUCCESS)
+        return APR_ENOMEM;
+    if (b2c_jwks_parse(gp, jwks_text, len, &jwks, &e) != APR_SUCCESS) {
+        *err = apr_psprintf(errp, "JWKS rejected: %s", e);
         apr_pool_destroy(gp);
-        return rv;
+        return APR_EINVAL;
     }
-    apr_pool_destroy(tmp);
     g = apr_pcalloc(gp, sizeof(*g));
     g->pool = gp;
     g->refs = 1; /* the entry's reference */
-    g->keyset.issuer = disc->issuer;
+    g->keyset.issuer = apr_pstrdup(gp, issuer);
     g->keyset.jwks = jwks;
+    g->keyset.fetched = fetched;
     *out = g;
     return APR_SUCCESS;
 }
 
-/* Fetch and install a new generation for e; called with e->fetch_lock held
- * and store->lock NOT held. */
-static apr_status_t refresh_entry(b2c_key_store_t *store, entry_t *e,
-                                  request_rec *r,
-                                  const b2c_key_store_options_t *opts)
+/* Discovery document, then its JWKS, from the identity platform. */
+static apr_status_t fetch_documents(const entry_t *e, apr_pool_t *p,
+                                    const char **issuer, const char **jwks,
+                                    size_t *jwks_len, const char **err)
 {
-    generation_t *g = NULL;
-    const char *err = NULL;
-    apr_status_t rv = fetch_generation(e->url, opts, &g, &err, r->pool);
-    apr_time_t now = apr_time_now();
+    b2c_http_response_t resp;
+    b2c_discovery_t *disc;
+    apr_status_t rv;
+
+    rv = fetch_json(p, "discovery document", e->url, DISCOVERY_MAX_BYTES,
+                    &e->opts, &resp, err);
+    if (rv == APR_SUCCESS
+        && (rv = b2c_discovery_parse(p, resp.body, resp.body_len, &disc, err))
+               != APR_SUCCESS)
+        *err = apr_psprintf(p, "discovery document rejected: %s", *err);
+    if (rv == APR_SUCCESS && e->opts.jwks_same_origin
+        && !same_origin(e->url, disc->jwks_uri)) {
+        *err = "discovery document rejected: its jwks_uri is on another host "
+               "than the metadata URL set in .htaccess";
+        rv = APR_EINVAL;
+    }
+    if (rv == APR_SUCCESS)
+        rv = fetch_json(p, "JWKS", disc->jwks_uri, JWKS_MAX_BYTES, &e->opts,
+                        &resp, err);
+    if (rv == APR_SUCCESS) {
+        *issuer = disc->issuer;
+        *jwks = resp.body;
+        *jwks_len = resp.body_len;
+    }
+    return rv;
+}
+
+static const char *cache_key(apr_pool_t *p, const char *kind, const entry_t *e)
+{
+    return apr_pstrcat(p, "b2c:", kind, ":", e->cache_id, NULL);
+}
+
+/* The generation another process or server published, if it parses and
+ * belongs to this URL (a hostile or corrupted cache yields nothing). */
+static generation_t *from_shared(b2c_key_store_t *store, const entry_t *e,
+                                 server_rec *s, apr_pool_t *p)
+{
+    const char *f[4];
+    char *buf;
+    size_t len;
+    long long fetched;
+    generation_t *g;
+    const char *err;
+
+    if (b2c_shared_cache_get(store->cache, s, cache_key(p, "keys", e),
+                             SHARED_ENTRY_MAX_BYTES, p, &buf, &len)
+            != APR_SUCCESS
+        || b2c_cache_entry_unpack(p, buf, len, "keys", f, 4) != APR_SUCCESS
+        || !b2c_cache_parse_int(f[0], &fetched) || fetched <= 0
+        || strcmp(f[1], e->url) || !*f[2]
+        || build_generation(f[2], f[3], strlen(f[3]), apr_time_from_sec(fetched),
+                            &g, &err, p) != APR_SUCCESS)
+        return NULL;
+    return g;
+}
+
+static void publish(b2c_key_store_t *store, const entry_t *e, server_rec *s,
+                    apr_pool_t *p, const char *issuer, const char *jwks,
+                    apr_time_t fetched)
+{
+    const char *f[4];
+    char *buf;
+    size_t len;
+
+    f[0] = apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)apr_time_sec(fetched));
+    f[1] = e->url;
+    f[2] = issuer;
+    f[3] = jwks;
+    if (strchr(issuer, '\n')
+        || b2c_cache_entry_pack(p, "keys", f, 4, &buf, &len) != APR_SUCCESS)
+        return;
+    b2c_shared_cache_put(store->cache, s, cache_key(p, "keys", e), buf, len,
+                         fetched + e->opts.refresh_interval + e->opts.max_stale,
+                         p);
+}
+
+/* Installs g as the current generation; store->lock NOT held. */
+static void install(b2c_key_store_t *store, entry_t *e, generation_t *g,
+                    server_rec *s, const char *how)
+{
+    generation_t *old;
 
     apr_thread_mutex_lock(store->lock);
-    if (rv == APR_SUCCESS) {
-        generation_t *old = e->current;
-        e->current = g;
-        e->next_refresh = now + opts->refresh_interval;
-        generation_unref_locked(old);
-        apr_thread_mutex_unlock(store->lock);
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, B2CLOGNO(01001)
-                      "keys for %s refreshed: issuer %s, %d usable keys "
-                      "(%d skipped)", e->url, g->keyset.issuer,
-                      g->keyset.jwks->nkeys, g->keyset.jwks->nskipped);
+    old = e->current;
+    e->current = g;
+    e->next_refresh = g->keyset.fetched + e->opts.refresh_interval;
+    e->retry_at = 0;
+    generation_unref_locked(old);
+    apr_thread_mutex_unlock(store->lock);
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, B2CLOGNO(01001)
+                 "keys for %s %s: issuer %s, %d usable keys (%d skipped)",
+                 e->url, how, g->keyset.issuer, g->keyset.jwks->nkeys,
+                 g->keyset.jwks->nskipped);
+}
+
+/* Is there a generation in the shared cache newer than ours (and, for a
+ * scheduled refresh, itself within schedule)? Installs it if so. */
+static int adopt_shared(b2c_key_store_t *store, entry_t *e, server_rec *s,
+                        apr_pool_t *p, int need_fresh)
+{
+    generation_t *g = from_shared(store, e, s, p);
+    apr_time_t ours;
+
+    apr_thread_mutex_lock(store->lock);
+    ours = e->current ? e->current->keyset.fetched : 0;
+    apr_thread_mutex_unlock(store->lock);
+    if (g && g->keyset.fetched > ours
+        && (!need_fresh
+            || g->keyset.fetched + e->opts.refresh_interval > apr_time_now())) {
+        install(store, e, g, s, "taken from the shared cache");
+        return 1;
+    }
+    if (g)
+        apr_pool_destroy(g->pool);
+    return 0;
+}
+
+/* Another server of the fleet holds the lease: wait (bounded) for what it
+ * publishes. */
+static int wait_for_lease_holder(b2c_key_store_t *store, entry_t *e,
+                                 server_rec *s, apr_pool_t *p)
+{
+    apr_time_t until = apr_time_now()
+                       + apr_time_from_msec(e->opts.fetch_timeout_ms) * 2;
+    char *buf;
+    size_t len;
+
+    while (apr_time_now() < until) {
+        if (adopt_shared(store, e, s, p, 0))
+            return 1;
+        if (b2c_shared_cache_get(store->cache, s, cache_key(p, "lease", e), 64,
+                                 p, &buf, &len) != APR_SUCCESS)
+            return 0; /* lease gone without a result: fetch ourselves */
+        apr_sleep(LEASE_POLL);
+    }
+    return 0;
+}
+
+/* Fetch (or adopt) a new generation for e. The caller holds e->fetch_lock,
+ * not store->lock. need_fresh: a scheduled refresh, which a generation
+ * still within schedule satisfies; else any newer one will do. */
+static apr_status_t refresh_entry(b2c_key_store_t *store, entry_t *e,
+                                  server_rec *s, apr_pool_t *p, int need_fresh)
+{
+    const char *issuer = NULL, *jwks = NULL, *err = NULL;
+    size_t jwks_len = 0;
+    generation_t *g = NULL;
+    apr_status_t rv;
+    apr_time_t now;
+    int log_now;
+
+    b2c_shared_cache_lock(store->cache);
+    if (adopt_shared(store, e, s, p, need_fresh)) {
+        b2c_shared_cache_unlock(store->cache);
         return APR_SUCCESS;
     }
-    /* Keep what we have; retry after a short pause rather than on every
-     * request, and say so once per pause. */
-    e->next_refresh = now + apr_time_from_sec(10) < now + opts->refresh_interval
-                          ? now + apr_time_from_sec(10)
-                          : now + opts->refresh_interval;
-    if (now - e->last_error_log >= apr_time_from_sec(60)) {
-        e->last_error_log = now;
-        apr_thread_mutex_unlock(store->lock);
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, B2CLOGNO(01002)
-                      "cannot refresh keys from %s: %s%s", e->url, err,
-                      e->current ? " (still using the keys fetched before)"
-                                 : " (no keys yet: answering 503)");
+    if (store->cache && wait_for_lease_holder(store, e, s, p)) {
+        b2c_shared_cache_unlock(store->cache);
+        return APR_SUCCESS;
     }
-    else
-        apr_thread_mutex_unlock(store->lock);
+    b2c_shared_cache_put(store->cache, s, cache_key(p, "lease", e), "1", 1,
+                         apr_time_now()
+                             + apr_time_from_msec(e->opts.fetch_timeout_ms) * 2,
+                         p);
+    rv = fetch_documents(e, p, &issuer, &jwks, &jwks_len, &err);
+    now = apr_time_now();
+    if (rv == APR_SUCCESS
+        && (rv = build_generation(issuer, jwks, jwks_len, now, &g, &err, p))
+               == APR_SUCCESS)
+        publish(store, e, s, p, issuer, jwks, now);
+    b2c_shared_cache_remove(store->cache, s, cache_key(p, "lease", e), p);
+    b2c_shared_cache_unlock(store->cache);
+
+    if (rv == APR_SUCCESS) {
+        install(store, e, g, s, "fetched");
+        return APR_SUCCESS;
+    }
+    /* Keep what we have; try again after a pause rather than on every
+     * request, and say so once per interval. */
+    apr_thread_mutex_lock(store->lock);
+    e->retry_at = now + RETRY_AFTER_FAILURE;
+    log_now = now - e->last_error_log >= LOG_INTERVAL;
+    if (log_now)
+        e->last_error_log = now;
+    apr_thread_mutex_unlock(store->lock);
+    if (log_now)
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, B2CLOGNO(01002)
+                     "cannot refresh keys from %s: %s%s", e->url, err,
+                     usable(e, now) ? " (still using the keys fetched before)"
+                                    : " (no usable keys: answering 503)");
     return rv;
 }
 
@@ -236,43 +411,66 @@ apr_status_t b2c_key_store_get(b2c_key_store_t *store, request_rec *r,
     entry_t *e;
     apr_time_t now = apr_time_now();
     apr_status_t rv;
-    int have_keys;
+    int have, fresh, may_try;
 
     apr_thread_mutex_lock(store->lock);
-    e = entry_locked(store, r, url, opts);
-    have_keys = e->current != NULL;
-    if (have_keys && now < e->next_refresh) {
+    e = entry_locked(store, r->pool, url, opts);
+    have = usable(e, now);
+    fresh = have && now < e->next_refresh;
+    may_try = now >= e->retry_at;
+    if (fresh || (have && store->background)) {
+        /* the watchdog refreshes what is due */
         *out = lend_locked(store, e, r);
         apr_thread_mutex_unlock(store->lock);
         return APR_SUCCESS;
     }
     apr_thread_mutex_unlock(store->lock);
 
-    if (have_keys) {
-        /* Scheduled refresh: one thread does it, the others go on with the
-         * keys they have. */
-        if (apr_thread_mutex_trylock(e->fetch_lock) == APR_SUCCESS) {
-            refresh_entry(store, e, r, opts);
+    if (have) {
+        /* Due, no background refresher: one thread refreshes, the others
+         * go on with the keys they have. */
+        if (may_try && apr_thread_mutex_trylock(e->fetch_lock) == APR_SUCCESS) {
+            refresh_entry(store, e, r->server, r->pool, 1);
             apr_thread_mutex_unlock(e->fetch_lock);
         }
     }
-    else {
-        /* No keys at all: wait for whoever is fetching, then try once. */
+    else if (may_try) {
+        /* No usable keys: wait for whoever is fetching, then try once. */
         apr_thread_mutex_lock(e->fetch_lock);
         apr_thread_mutex_lock(store->lock);
-        rv = e->current || now < e->next_refresh ? APR_SUCCESS : APR_EGENERAL;
+        have = usable(e, apr_time_now());
+        may_try = apr_time_now() >= e->retry_at;
         apr_thread_mutex_unlock(store->lock);
-        if (rv != APR_SUCCESS)
-            refresh_entry(store, e, r, opts);
+        if (!have && may_try)
+            refresh_entry(store, e, r->server, r->pool, 1);
         apr_thread_mutex_unlock(e->fetch_lock);
     }
 
     apr_thread_mutex_lock(store->lock);
-    rv = e->current ? APR_SUCCESS : APR_ENOENT;
-    if (e->current)
+    rv = usable(e, apr_time_now()) ? APR_SUCCESS : APR_ENOENT;
+    if (rv == APR_SUCCESS)
         *out = lend_locked(store, e, r);
     apr_thread_mutex_unlock(store->lock);
     return rv;
+}
+
+/* The fleet-wide unknown-kid marker: present while a kid refresh for this
+ * URL ran anywhere within the interval. Sets it when absent. */
+static int fleet_kid_refresh_allowed(b2c_key_store_t *store, entry_t *e,
+                                     server_rec *s, apr_pool_t *p)
+{
+    const char *key = cache_key(p, "kid", e);
+    char *buf;
+    size_t len;
+
+    if (!store->cache)
+        return 1;
+    if (b2c_shared_cache_get(store->cache, s, key, 64, p, &buf, &len)
+        == APR_SUCCESS)
+        return 0;
+    b2c_shared_cache_put(store->cache, s, key, "1", 1,
+                         apr_time_now() + e->opts.kid_refresh_interval, p);
+    return 1;
 }
 
 apr_status_t b2c_key_store_refresh(b2c_key_store_t *store, request_rec *r,
@@ -283,10 +481,11 @@ apr_status_t b2c_key_store_refresh(b2c_key_store_t *store, request_rec *r,
     entry_t *e;
     apr_time_t now;
     generation_t *before;
-    apr_status_t rv;
+    apr_status_t rv = APR_EAGAIN;
+    int allowed;
 
     apr_thread_mutex_lock(store->lock);
-    e = entry_locked(store, r, url, opts);
+    e = entry_locked(store, r->pool, url, opts);
     before = e->current;
     apr_thread_mutex_unlock(store->lock);
 
@@ -296,21 +495,60 @@ apr_status_t b2c_key_store_refresh(b2c_key_store_t *store, request_rec *r,
     if (e->current != before) {
         /* Another thread refreshed while we waited: use its result. */
         rv = e->current ? APR_SUCCESS : APR_EAGAIN;
-    }
-    else if (e->last_kid_refresh
-             && now - e->last_kid_refresh < opts->kid_refresh_interval) {
-        rv = APR_EAGAIN;
+        allowed = 0;
     }
     else {
-        e->last_kid_refresh = now;
-        apr_thread_mutex_unlock(store->lock);
-        rv = refresh_entry(store, e, r, opts) == APR_SUCCESS ? APR_SUCCESS
-                                                             : APR_EAGAIN;
-        apr_thread_mutex_lock(store->lock);
+        allowed = !e->last_kid_refresh
+                  || now - e->last_kid_refresh >= opts->kid_refresh_interval;
+        if (allowed)
+            e->last_kid_refresh = now;
     }
-    if (rv == APR_SUCCESS)
+    apr_thread_mutex_unlock(store->lock);
+
+    if (rv != APR_SUCCESS) {
+        /* Newer keys from another process need no fetch and no quota. */
+        if (adopt_shared(store, e, r->server, r->pool, 0))
+            rv = APR_SUCCESS;
+        else if (allowed
+                 && fleet_kid_refresh_allowed(store, e, r->server, r->pool)
+                 && refresh_entry(store, e, r->server, r->pool, 0)
+                        == APR_SUCCESS)
+            rv = APR_SUCCESS;
+    }
+    apr_thread_mutex_lock(store->lock);
+    if (rv == APR_SUCCESS && e->current && e->current != before)
         *out = lend_locked(store, e, r);
+    else
+        rv = APR_EAGAIN;
     apr_thread_mutex_unlock(store->lock);
     apr_thread_mutex_unlock(e->fetch_lock);
     return rv;
+}
+
+void b2c_key_store_maintain(b2c_key_store_t *store, server_rec *s,
+                            apr_pool_t *p)
+{
+    apr_array_header_t *due = apr_array_make(p, 4, sizeof(entry_t *));
+    apr_hash_index_t *hi;
+    apr_time_t now = apr_time_now();
+    int i;
+
+    apr_thread_mutex_lock(store->lock);
+    for (hi = apr_hash_first(p, store->entries); hi; hi = apr_hash_next(hi)) {
+        entry_t *e = apr_hash_this_val(hi);
+        /* a little ahead of schedule, so requests never find keys due */
+        apr_interval_time_t ahead = e->opts.refresh_interval / 10;
+        if (ahead > apr_time_from_sec(60))
+            ahead = apr_time_from_sec(60);
+        if (e->current && now >= e->retry_at && now >= e->next_refresh - ahead)
+            APR_ARRAY_PUSH(due, entry_t *) = e;
+    }
+    apr_thread_mutex_unlock(store->lock);
+    for (i = 0; i < due->nelts; i++) {
+        entry_t *e = APR_ARRAY_IDX(due, i, entry_t *);
+        if (apr_thread_mutex_trylock(e->fetch_lock) == APR_SUCCESS) {
+            refresh_entry(store, e, s, p, 1);
+            apr_thread_mutex_unlock(e->fetch_lock);
+        }
+    }
 }

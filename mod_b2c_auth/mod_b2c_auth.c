@@ -18,13 +18,25 @@
 #include "b2c_bearer.h"
 #include "b2c_claims.h"
 #include "b2c_http.h"
+#include "b2c_cache_entry.h"
+#include "b2c_json.h"
 #include "b2c_validate.h"
 #include "key_store.h"
 #include "token_cache.h"
 
+#include <apr_optional.h>
+#include <mod_watchdog.h>
+
+#define WATCHDOG_NAME "_b2c_auth_"
+
 /* Process-wide, created in child_init. */
 static b2c_key_store_t *key_store;
 static b2c_token_cache_t *token_cache;
+static b2c_shared_cache_t *shared_cache;   /* the main server's, or NULL */
+static int have_watchdog;
+
+/* Validated-token entries in the shared cache stay small. */
+#define SHARED_CLAIMS_MAX_BYTES (64 * 1024)
 
 b2c_auth_request_t *b2c_auth_request_get(request_rec *r, int create)
 {
@@ -89,6 +101,64 @@ static void key_store_options(request_rec *r, const b2c_auth_dir_conf_t *c,
         1000L * b2c_sconf_int(sc->fetch_timeout, B2C_DEFAULT_FETCH_TIMEOUT);
     o->ca_file = sc->ca_file;
     o->jwks_same_origin = c->metadata_from_htaccess;
+    o->max_stale = apr_time_from_sec(
+        b2c_sconf_int(sc->max_stale, B2C_DEFAULT_MAX_STALE));
+}
+
+static const char *hex_key(apr_pool_t *p, const unsigned char *key)
+{
+    static const char digits[] = "0123456789abcdef";
+    char *s = apr_palloc(p, 2 * B2C_TOKEN_KEY_LEN + 9), *w;
+    int i;
+
+    w = s + sprintf(s, "b2c:tok:");
+    for (i = 0; i < B2C_TOKEN_KEY_LEN; i++) {
+        *w++ = digits[key[i] >> 4];
+        *w++ = digits[key[i] & 15];
+    }
+    *w = '\0';
+    return s;
+}
+
+/* A verdict another process (or server) reached for this token under this
+ * configuration: its claims, if still valid at now. */
+static json_t *shared_verdict(request_rec *r, const unsigned char *key,
+                              long long now, long long *expires_at)
+{
+    const char *f[2], *err;
+    char *buf;
+    size_t len;
+    json_t *claims;
+
+    if (!shared_cache
+        || b2c_shared_cache_get(shared_cache, r->server, hex_key(r->pool, key),
+                                SHARED_CLAIMS_MAX_BYTES, r->pool, &buf, &len)
+               != APR_SUCCESS
+        || b2c_cache_entry_unpack(r->pool, buf, len, "claims", f, 2)
+               != APR_SUCCESS
+        || !b2c_cache_parse_int(f[0], expires_at) || now > *expires_at
+        || b2c_json_parse_object(r->pool, f[1], strlen(f[1]), &claims, &err)
+               != APR_SUCCESS)
+        return NULL;
+    return claims;
+}
+
+static void share_verdict(request_rec *r, const unsigned char *key,
+                          json_t *claims, long long expires_at)
+{
+    const char *f[2];
+    char *json, *buf;
+    size_t len;
+
+    if (!shared_cache || !(json = json_dumps(claims, JSON_COMPACT)))
+        return;
+    f[0] = apr_psprintf(r->pool, "%" APR_INT64_T_FMT, (apr_int64_t)expires_at);
+    f[1] = apr_pstrdup(r->pool, json);
+    free(json);
+    if (b2c_cache_entry_pack(r->pool, "claims", f, 2, &buf, &len) == APR_SUCCESS
+        && len <= SHARED_CLAIMS_MAX_BYTES)
+        b2c_shared_cache_put(shared_cache, r->server, hex_key(r->pool, key),
+                             buf, len, apr_time_from_sec(expires_at), r->pool);
 }
 
 static int reject(request_rec *r, b2c_auth_request_t *st,
@@ -182,7 +252,7 @@ static int authenticate(request_rec *r)
     unsigned char key[B2C_TOKEN_KEY_LEN];
     json_t *claims;
     size_t len = 0;
-    long long now = apr_time_sec(apr_time_now());
+    long long now = apr_time_sec(apr_time_now()), expires_at = 0;
     int status;
 
     if (!is_bearer_request(r))
@@ -213,6 +283,8 @@ static int authenticate(request_rec *r)
 
     b2c_token_cache_key(validation_context(r, conf), token, len, key);
     claims = b2c_token_cache_get(token_cache, key, now, r->pool);
+    if (!claims && (claims = shared_verdict(r, key, now, &expires_at)))
+        b2c_token_cache_put(token_cache, key, claims, expires_at, now);
     if (!claims) {
         if ((status = validate(r, conf, token, len, now, &res)))
             return status;
@@ -231,8 +303,9 @@ static int authenticate(request_rec *r)
             return reject(r, st, B2C_REQ_INVALID_TOKEN, res.reason);
         }
         claims = res.jwt->claims;
-        b2c_token_cache_put(token_cache, key, claims,
-                            res.exp + b2c_conf_skew(conf), now);
+        expires_at = res.exp + b2c_conf_skew(conf);
+        b2c_token_cache_put(token_cache, key, claims, expires_at, now);
+        share_verdict(r, key, claims, expires_at);
     }
 
     claim = b2c_conf_remote_user(conf);
@@ -359,15 +432,60 @@ static void test_config_hook(apr_pool_t *pconf, server_rec *s)
         exit(1);
 }
 
+static apr_status_t watchdog_tick(int state, void *data, apr_pool_t *p)
+{
+    if (state == AP_WATCHDOG_STATE_RUNNING && key_store)
+        b2c_key_store_maintain(key_store, (server_rec *)data, p);
+    return APR_SUCCESS;
+}
+
+static int pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
+{
+    b2c_shared_cache_register_mutex(pconf, B2C_AUTH_MUTEX);
+    return OK;
+}
+
 static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                        server_rec *s)
 {
+    b2c_auth_server_conf_t *sc =
+        ap_get_module_config(s->module_config, &b2c_auth_module);
+    APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) *wd_get =
+        APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_get_instance);
+    APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) *wd_register =
+        APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_register_callback);
+    ap_watchdog_t *wd;
+    const char *err;
+
     if (b2c_http_global_init() != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, B2CLOGNO(01003)
                      "cannot initialise libcurl");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    return check_config(pconf, s);
+    if (check_config(pconf, s) != OK)
+        return HTTP_INTERNAL_SERVER_ERROR;
+    /* Default: shmcb when its module is loaded, else per process only. */
+    if (!sc->cache_set
+        && b2c_shared_cache_configure(pconf, B2C_DEFAULT_CACHE, &sc->cache)) {
+        sc->cache = NULL;
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, B2CLOGNO(01006)
+                     "mod_socache_shmcb is not loaded: keys and validated "
+                     "tokens are cached per process only");
+    }
+    if (b2c_shared_cache_init(sc->cache, "b2c_auth", B2C_AUTH_MUTEX, s, pconf,
+                              &err) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, B2CLOGNO(01007)
+                     "B2CAuthCache %s: %s", b2c_shared_cache_name(sc->cache),
+                     err);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    /* One watchdog thread per child refreshes keys ahead of schedule (the
+     * shared cache makes that one fetch per machine or fleet). */
+    have_watchdog = wd_get && wd_register
+                    && wd_get(&wd, WATCHDOG_NAME, 0, 0, pconf) == APR_SUCCESS
+                    && wd_register(wd, apr_time_from_sec(1), s, watchdog_tick)
+                           == APR_SUCCESS;
+    return OK;
 }
 
 static void child_init(apr_pool_t *pchild, server_rec *s)
@@ -375,7 +493,10 @@ static void child_init(apr_pool_t *pchild, server_rec *s)
     const b2c_auth_server_conf_t *sc =
         ap_get_module_config(s->module_config, &b2c_auth_module);
 
-    if (b2c_key_store_create(pchild, &key_store) != APR_SUCCESS
+    shared_cache = sc->cache;
+    b2c_shared_cache_child_init(shared_cache, pchild);
+    if (b2c_key_store_create(pchild, shared_cache, have_watchdog, &key_store)
+            != APR_SUCCESS
         || b2c_token_cache_create(
                pchild, b2c_sconf_int(sc->token_cache_entries,
                                      B2C_DEFAULT_TOKEN_CACHE),
@@ -386,7 +507,10 @@ static void child_init(apr_pool_t *pchild, server_rec *s)
 
 static void register_hooks(apr_pool_t *p)
 {
-    ap_hook_post_config(post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    static const char *const before_watchdog[] = { "mod_watchdog.c", NULL };
+
+    ap_hook_pre_config(pre_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_config(post_config, NULL, before_watchdog, APR_HOOK_LAST);
     ap_hook_test_config(test_config_hook, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_authn(authenticate, NULL, NULL, APR_HOOK_MIDDLE,

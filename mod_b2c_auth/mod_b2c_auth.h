@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "b2c_jwt.h"
+#include "b2c_shared_cache.h"
 
 extern module AP_MODULE_DECLARE_DATA b2c_auth_module;
 
@@ -47,6 +48,10 @@ typedef struct {
     int fetch_timeout;                  /* seconds, -1: unset */
     const char *ca_file;                /* NULL: system store */
     int token_cache_entries;            /* -1: unset */
+    int max_stale;                      /* seconds, -1: unset */
+    /* main server only: */
+    b2c_shared_cache_t *cache;          /* NULL: per-process only */
+    int cache_set;                      /* B2CAuthCache given */
 } b2c_auth_server_conf_t;
 
 #define B2C_DEFAULT_ALGS B2C_ALG_RS256
@@ -56,6 +61,9 @@ typedef struct {
 #define B2C_DEFAULT_KID_REFRESH 300
 #define B2C_DEFAULT_FETCH_TIMEOUT 5
 #define B2C_DEFAULT_TOKEN_CACHE 10000
+#define B2C_DEFAULT_MAX_STALE 86400
+#define B2C_DEFAULT_CACHE "shmcb"
+#define B2C_AUTH_MUTEX "b2c-auth"   /* Mutex b2c-auth-fetch / b2c-auth-cache */
 
 /* What authentication found, for authorization, the challenge and fixups. */
 typedef enum {

@@ -1,0 +1,177 @@
+/* Shared cache over httpd's socache providers (see b2c_shared_cache.h).
+ * Providers flagged not multi-process safe (shmcb) are only called under
+ * the global mutex; redis and memcache are called directly. */
+#include "b2c_shared_cache.h"
+
+#include <ap_provider.h>
+#include <ap_socache.h>
+#include <apr_global_mutex.h>
+#include <apr_strings.h>
+#include <util_mutex.h>
+
+struct b2c_shared_cache {
+    const char *spec;
+    const ap_socache_provider_t *provider;
+    const char *arg;
+    ap_socache_instance_t *instance;
+    apr_global_mutex_t *mutex;     /* single-flight fetches ("-fetch") */
+    apr_global_mutex_t *io_mutex;  /* shmcb's lock ("-cache"), else NULL:
+                                    * apart, so a slow fetch never blocks
+                                    * cache reads */
+};
+
+const char *b2c_shared_cache_configure(apr_pool_t *p, const char *spec,
+                                       b2c_shared_cache_t **out)
+{
+    b2c_shared_cache_t *c;
+    const char *colon = strchr(spec, ':');
+    const char *name = colon ? apr_pstrmemdup(p, spec, colon - spec) : spec;
+
+    if (!strcasecmp(spec, "none")) {
+        *out = NULL;
+        return NULL;
+    }
+    c = apr_pcalloc(p, sizeof(*c));
+    c->spec = spec;
+    c->arg = colon ? colon + 1 : NULL;
+    c->provider = ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP, name,
+                                     AP_SOCACHE_PROVIDER_VERSION);
+    if (!c->provider)
+        return apr_psprintf(p, "no socache provider '%s': load "
+                            "mod_socache_%s (or say 'none')", name, name);
+    *out = c;
+    return NULL;
+}
+
+void b2c_shared_cache_register_mutex(apr_pool_t *pconf, const char *prefix)
+{
+    ap_mutex_register(pconf, apr_pstrcat(pconf, prefix, "-cache", NULL), NULL,
+                      APR_LOCK_DEFAULT, 0);
+    ap_mutex_register(pconf, apr_pstrcat(pconf, prefix, "-fetch", NULL), NULL,
+                      APR_LOCK_DEFAULT, 0);
+}
+
+apr_status_t b2c_shared_cache_init(b2c_shared_cache_t *c, const char *name,
+                                   const char *mutex_prefix, server_rec *s,
+                                   apr_pool_t *pconf, const char **err)
+{
+    struct ap_socache_hints hints = { 64, 4096, apr_time_from_sec(3600) };
+    apr_status_t rv;
+
+    *err = NULL;
+    if (!c)
+        return APR_SUCCESS;
+    if ((*err = c->provider->create(&c->instance, c->arg, pconf, pconf)))
+        return APR_EGENERAL;
+    rv = ap_global_mutex_create(&c->mutex, NULL,
+                                apr_pstrcat(pconf, mutex_prefix, "-fetch", NULL),
+                                NULL, s, pconf, 0);
+    if (rv == APR_SUCCESS && (c->provider->flags & AP_SOCACHE_FLAG_NOTMPSAFE))
+        rv = ap_global_mutex_create(&c->io_mutex, NULL,
+                                    apr_pstrcat(pconf, mutex_prefix, "-cache",
+                                                NULL),
+                                    NULL, s, pconf, 0);
+    if (rv != APR_SUCCESS) {
+        *err = "cannot create its global mutexes";
+        return rv;
+    }
+    rv = c->provider->init(c->instance, name, &hints, s, pconf);
+    if (rv != APR_SUCCESS)
+        *err = "cannot initialise the cache provider";
+    return rv;
+}
+
+void b2c_shared_cache_child_init(b2c_shared_cache_t *c, apr_pool_t *pchild)
+{
+    if (c && c->mutex)
+        apr_global_mutex_child_init(&c->mutex,
+                                    apr_global_mutex_lockfile(c->mutex), pchild);
+    if (c && c->io_mutex)
+        apr_global_mutex_child_init(&c->io_mutex,
+                                    apr_global_mutex_lockfile(c->io_mutex),
+                                    pchild);
+}
+
+static void io_lock(b2c_shared_cache_t *c)
+{
+    if (c->io_mutex)
+        apr_global_mutex_lock(c->io_mutex);
+}
+
+static void io_unlock(b2c_shared_cache_t *c)
+{
+    if (c->io_mutex)
+        apr_global_mutex_unlock(c->io_mutex);
+}
+
+apr_status_t b2c_shared_cache_get(b2c_shared_cache_t *c, server_rec *s,
+                                  const char *key, size_t max, apr_pool_t *p,
+                                  char **val, size_t *len)
+{
+    unsigned char *buf;
+    unsigned int n = (unsigned int)max;
+    apr_status_t rv;
+
+    if (!c || !c->instance)
+        return APR_NOTFOUND;
+    buf = apr_palloc(p, max + 1);
+    io_lock(c);
+    rv = c->provider->retrieve(c->instance, s, (const unsigned char *)key,
+                               (unsigned int)strlen(key), buf, &n, p);
+    io_unlock(c);
+    if (rv != APR_SUCCESS)
+        return rv == APR_NOTFOUND ? rv : APR_NOTFOUND;
+    if (n > max)
+        return APR_NOTFOUND;
+    buf[n] = '\0';
+    *val = (char *)buf;
+    *len = n;
+    return APR_SUCCESS;
+}
+
+apr_status_t b2c_shared_cache_put(b2c_shared_cache_t *c, server_rec *s,
+                                  const char *key, const char *val, size_t len,
+                                  apr_time_t expiry, apr_pool_t *p)
+{
+    apr_status_t rv;
+
+    if (!c || !c->instance)
+        return APR_ENOTIMPL;
+    io_lock(c);
+    rv = c->provider->store(c->instance, s, (const unsigned char *)key,
+                            (unsigned int)strlen(key), expiry,
+                            (unsigned char *)val, (unsigned int)len, p);
+    io_unlock(c);
+    return rv;
+}
+
+apr_status_t b2c_shared_cache_remove(b2c_shared_cache_t *c, server_rec *s,
+                                     const char *key, apr_pool_t *p)
+{
+    apr_status_t rv;
+
+    if (!c || !c->instance)
+        return APR_ENOTIMPL;
+    io_lock(c);
+    rv = c->provider->remove(c->instance, s, (const unsigned char *)key,
+                             (unsigned int)strlen(key), p);
+    io_unlock(c);
+    return rv;
+}
+
+void b2c_shared_cache_lock(b2c_shared_cache_t *c)
+{
+    if (c && c->mutex)
+        apr_global_mutex_lock(c->mutex);
+}
+
+void b2c_shared_cache_unlock(b2c_shared_cache_t *c)
+{
+    if (c && c->mutex)
+        apr_global_mutex_unlock(c->mutex);
+}
+
+const char *b2c_shared_cache_name(const b2c_shared_cache_t *c)
+{
+    return c ? c->spec : "none";
+}

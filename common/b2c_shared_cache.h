@@ -1,0 +1,54 @@
+/* The shared cache both modules use: an httpd socache provider (shmcb on
+ * one machine, redis or memcache for a fleet) plus a global mutex for
+ * single-flight work among the processes of one machine. This is the one
+ * file in common/ built on httpd headers; it is compiled into the modules,
+ * not into the httpd-free core library. It never logs: callers do. */
+#ifndef B2C_SHARED_CACHE_H
+#define B2C_SHARED_CACHE_H
+
+#include <httpd.h>
+#include <http_config.h>
+
+typedef struct b2c_shared_cache b2c_shared_cache_t;
+
+/* "shmcb", "shmcb:ARGS", "redis:HOST:PORT[,HOST:PORT]", "memcache:...",
+ * or "none". Called at config time; the provider module must be loaded. */
+const char *b2c_shared_cache_configure(apr_pool_t *p, const char *spec,
+                                       b2c_shared_cache_t **out);
+
+/* Register the mutex types PREFIX-fetch (single-flight) and PREFIX-cache
+ * (shmcb's lock) with httpd's Mutex directive (pre_config). */
+void b2c_shared_cache_register_mutex(apr_pool_t *pconf, const char *prefix);
+
+/* post_config: create the provider instance and the global mutexes. name
+ * is the socache consumer name (<= 16 chars). NULL cache: nothing to do. */
+apr_status_t b2c_shared_cache_init(b2c_shared_cache_t *c, const char *name,
+                                   const char *mutex_prefix, server_rec *s,
+                                   apr_pool_t *pconf, const char **err);
+
+/* child_init: reattach the global mutex. */
+void b2c_shared_cache_child_init(b2c_shared_cache_t *c, apr_pool_t *pchild);
+
+/* Entry of at most max bytes (larger ones are treated as missing), copied
+ * into p and NUL-terminated. APR_NOTFOUND when absent. */
+apr_status_t b2c_shared_cache_get(b2c_shared_cache_t *c, server_rec *s,
+                                  const char *key, size_t max, apr_pool_t *p,
+                                  char **val, size_t *len);
+
+/* Store until expiry; a full or failing cache is not an error for callers
+ * (they fall back to per-process work), but the status says so. */
+apr_status_t b2c_shared_cache_put(b2c_shared_cache_t *c, server_rec *s,
+                                  const char *key, const char *val, size_t len,
+                                  apr_time_t expiry, apr_pool_t *p);
+
+apr_status_t b2c_shared_cache_remove(b2c_shared_cache_t *c, server_rec *s,
+                                     const char *key, apr_pool_t *p);
+
+/* Serialise work among this machine's processes (no-op without a mutex). */
+void b2c_shared_cache_lock(b2c_shared_cache_t *c);
+void b2c_shared_cache_unlock(b2c_shared_cache_t *c);
+
+/* What the cache is, for log lines ("shmcb", "redis:127.0.0.1:6379"). */
+const char *b2c_shared_cache_name(const b2c_shared_cache_t *c);
+
+#endif

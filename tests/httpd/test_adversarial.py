@@ -1,0 +1,761 @@
+"""Adversarial bearer tokens and Authorization headers against mod_b2c_auth (issue part 3).
+
+Written from the JWT attack literature: RFC 8725 (JWT BCP), the `none` and
+algorithm-confusion families, key injection through jku/x5u/jwk/x5c/kid, ECDSA
+zero signatures (CVE-2022-21449), `crit`, malformed NumericDates, duplicate JSON
+members, non-canonical base64url, oversized and deeply nested inputs, and
+Authorization header smuggling.
+
+One table (CASES), one parametrized test per row, all against ONE httpd started
+for this module (plus the session's shared IdP). Each row names:
+
+  id        the pytest id
+  loc       'rs'    tenant 1, B2CAuthAlgorithms RS256 (default), one RSA key in the JWKS
+            'multi' tenant 2, B2CAuthAlgorithms RS256 PS256 ES256, an RSA and an EC P-256 key
+  build     ctx -> what to send: a token string (sent as "Authorization: Bearer <token>"),
+            {'headers': [(name, value), ...]} (sent with http.client), or
+            {'raw': b'...'} (header lines sent verbatim on a raw socket, for CR/LF, NUL,
+            non-ASCII and other bytes http.client refuses to send)
+  expect    'ok'              200 "Operation authorized"
+            'invalid_token'   401, WWW-Authenticate: Bearer realm="api", error="invalid_token", ...
+            'invalid_request' 400, WWW-Authenticate: Bearer realm="api", error="invalid_request", ...
+            'challenge'       401, WWW-Authenticate: Bearer realm="api" (no error: no Bearer token)
+            'httpd_400'       400 from httpd itself, before mod_b2c_auth runs (no Bearer challenge)
+  big       True: sent to a second listener whose virtual host raises LimitRequestFieldSize
+            to 256 KB, so tokens over httpd's default 8190-byte header limit reach the module
+
+Oversized tokens (docs/mod_b2c_auth.md, Responses): at the default LimitRequestFieldSize
+(8190 bytes) httpd answers 400 itself ("Size of a request header field exceeds server
+limit", no WWW-Authenticate) and the module never sees the token; with the limit raised,
+the module refuses tokens over 16 KB with 401 invalid_token. Both are asserted.
+
+Run: cd /work/main && /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/httpd/test_adversarial.py
+"""
+
+import base64
+import hashlib
+import hmac
+import http.client
+import json
+import re
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+import idp as idpmod
+from conftest import (AUD, AUD_URI, MINTED, ROLE, TENANT2, Httpd, Response, assert_no_tokens_in,
+                      base_rules, free_port, http_request)
+
+QS = r'"(?:[^"\\]|\\.)*"'
+P256_N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+BIG_LIMIT = 262144
+MAX_TOKEN = 16 * 1024
+
+# every token this module sends, for the log check at the end
+SENT = []
+
+
+# ------------------------------------------------------------------------------ attacker
+
+class _AttackerHandler(BaseHTTPRequestHandler):
+    """An attacker's key server on loopback: jku/x5u targets. It must never be asked."""
+    protocol_version = 'HTTP/1.1'
+
+    def log_message(self, *a):
+        pass
+
+    def do_GET(self):
+        with self.server.lock:
+            self.server.seen.append(self.path)
+        if self.path.endswith('.pem'):
+            body, ctype = self.server.key.cert_pem(), 'application/x-pem-file'
+        else:
+            body = json.dumps({'keys': [self.server.key.jwk(), self.server.ec.jwk()]}).encode()
+            ctype = 'application/json'
+        self.send_response(200)
+        self.send_header('Content-Type', ctype)
+        self.send_header('Content-Length', str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_HEAD = do_POST = do_GET
+
+
+class Ctx:
+    """What the case builders need: the IdP, the attacker's keys and server."""
+
+    def __init__(self, i, attacker):
+        self.i = i
+        self.k = i.key()                     # the published RSA key (both tenants)
+        self.ec = i.ec                       # the published EC P-256 key (tenant 2)
+        self.atk = attacker.key              # attacker RSA key (never published)
+        self.atk_ec = attacker.ec
+        self.atk_url = 'http://127.0.0.1:%d' % attacker.server_address[1]
+
+    # ---- claims and headers
+    def claims(self, tenant=None, **over):
+        c = self.i.claims('v2', tenant=tenant)
+        for k, v in over.items():
+            if v is DROP:
+                c.pop(k, None)
+            else:
+                c[k] = v
+        return c
+
+    def header(self, key=None, alg=None, **over):
+        key = key or self.k
+        h = {'typ': 'JWT', 'alg': alg or key.alg, 'kid': key.kid}
+        for k, v in over.items():
+            if v is DROP:
+                h.pop(k, None)
+            else:
+                h[k] = v
+        return h
+
+    # ---- tokens
+    @staticmethod
+    def jws(header, payload, key, alg=None, hmac_key=None):
+        """header/payload: dict (compact JSON), str or bytes (verbatim); signed with key."""
+        si = seg(header) + '.' + seg(payload)
+        sig = idpmod.sign(alg or key.alg, key.private_key, si.encode(), hmac_key)
+        return si + '.' + b64u(sig)
+
+    def good(self, **over):
+        """A valid token for loc 'rs' (claims overridable; DROP deletes)."""
+        return self.jws(self.header(), self.claims(**over), self.k)
+
+    def good_multi(self, key=None, alg=None, **over):
+        key = key or self.k
+        return self.jws(self.header(key, alg), self.claims(TENANT2, **over), key, alg)
+
+    def signed_rs(self, header, payload):
+        return self.jws(header, payload, self.k, 'RS256')
+
+    def es_parts(self):
+        """A valid ES256 token for 'multi' split into (signing input, r, s)."""
+        t = self.good_multi(key=self.ec)
+        si, s64 = t.rsplit('.', 1)
+        sig = idpmod.b64u_decode(s64)
+        return si, int.from_bytes(sig[:32], 'big'), int.from_bytes(sig[32:], 'big')
+
+
+DROP = object()
+
+
+def b64u(b):
+    return idpmod.b64u(b)
+
+
+def seg(x):
+    return idpmod._json_b64(x)
+
+
+def with_sig(token, sig_bytes):
+    return token.rsplit('.', 1)[0] + '.' + b64u(sig_bytes)
+
+
+def es_token(ctx, r, s, size=32):
+    si = ctx.es_parts()[0]
+    return si + '.' + b64u(r.to_bytes(size, 'big') + s.to_bytes(size, 'big'))
+
+
+def dup_json(first_pairs, obj):
+    """JSON text of obj preceded by the members first_pairs (so names may repeat)."""
+    head = ','.join('%s:%s' % (json.dumps(k), json.dumps(v)) for k, v in first_pairs)
+    return '{' + head + ',' + json.dumps(obj, separators=(',', ':'))[1:]
+
+
+def raw_json_claims(ctx, name, raw_value, tenant=None):
+    """Claims JSON with member `name` set to the verbatim JSON text raw_value."""
+    c = ctx.claims(tenant)
+    c.pop(name, None)
+    return json.dumps(c, separators=(',', ':'))[:-1] + ',"%s":%s}' % (name, raw_value)
+
+
+def rs_sized(ctx, total):
+    """A correctly signed 'rs' token of exactly `total` characters (padding claim)."""
+    for hpad in range(0, 8):
+        h = ctx.header(x='y' * hpad) if hpad else ctx.header()
+        base = len(ctx.signed_rs(h, ctx.claims(pad='')))
+        need = total - base                  # extra payload characters wanted
+        n = (need * 3) // 4
+        for extra in range(-3, 4):
+            t = ctx.signed_rs(h, ctx.claims(pad='p' * max(0, n + extra)))
+            if len(t) == total:
+                return t
+    raise AssertionError('cannot build a token of %d characters' % total)
+
+
+def noncanonical_tail(s64):
+    """The same bytes with the final base64url character's unused bits set (so a lenient
+    decoder yields the same signature)."""
+    alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+    rest = len(s64) % 4
+    assert rest in (2, 3)
+    unused = 4 if rest == 2 else 2
+    last = alphabet.index(s64[-1])
+    assert last & ((1 << unused) - 1) == 0
+    return s64[:-1] + alphabet[last | 1]
+
+
+def hs(ctx, alg, secret):
+    """An HMAC token with the RSA key's kid, for the algorithm-confusion family."""
+    return ctx.jws(ctx.header(alg=alg), ctx.claims(), ctx.k, alg, hmac_key=secret)
+
+
+def pem(ctx):
+    return ctx.k.public_pem()
+
+
+def der(ctx):
+    return ctx.k.public_key.public_bytes(serialization.Encoding.DER,
+                                         serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def n_bytes(ctx):
+    return ctx.k.public_key.public_numbers().n.to_bytes(256, 'big')
+
+
+def bearer(tok):
+    return {'headers': [('Authorization', 'Bearer ' + tok)]}
+
+
+def raw(*lines):
+    return {'raw': b''.join(l if isinstance(l, bytes) else l.encode('latin-1') for l in lines)}
+
+
+def depth_bomb(ctx, opener, closer, depth):
+    c = json.dumps(ctx.claims(), separators=(',', ':'))[:-1]
+    return ctx.signed_rs(ctx.header(), c + ',"deep":' + opener * depth + '1' * (opener == '{"":')
+                         + closer * depth + '}')
+
+
+def now():
+    return int(time.time())
+
+
+# ------------------------------------------------------------------------------ the table
+
+C = []
+
+
+def case(id_, expect, build, loc='rs', big=False):
+    C.append(pytest.param(loc, build, expect, big, id=id_))
+
+
+# ---- controls: the same shapes, valid, pass (so a 401 below is the attack's doing)
+case('control_valid_rs', 'ok', lambda c: c.good())
+case('control_valid_ps256_multi', 'ok', lambda c: c.good_multi(alg='PS256'), 'multi')
+case('control_valid_es256_multi', 'ok', lambda c: c.good_multi(key=c.ec), 'multi')
+case('control_lowercase_scheme', 'ok', lambda c: {'headers': [('Authorization', 'bearer ' + c.good())]})
+case('control_double_space_after_scheme', 'ok',
+     lambda c: {'headers': [('Authorization', 'Bearer  ' + c.good())]})
+case('control_typ_at_jwt', 'ok', lambda c: c.signed_rs(c.header(typ='at+jwt'), c.claims()))
+case('control_typ_application_at_jwt', 'ok',
+     lambda c: c.signed_rs(c.header(typ='application/at+jwt'), c.claims()))
+case('control_typ_absent', 'ok', lambda c: c.signed_rs(c.header(typ=DROP), c.claims()))
+case('control_exp_integral_float', 'ok',
+     lambda c: c.signed_rs(c.header(), raw_json_claims(c, 'exp', '%d.0' % (now() + 3600))))
+case('control_token_16384_bytes', 'ok', lambda c: rs_sized(c, MAX_TOKEN), big=True)
+case('control_header_name_uppercase', 'ok',
+     lambda c: raw('AUTHORIZATION: Bearer %s\r\n' % c.good()))
+
+# ---- alg none, every spelling, with and without a signature
+for spelling in ('none', 'None', 'NONE', 'nOnE'):
+    case('alg_%s_empty_sig' % spelling, 'invalid_token',
+         lambda c, a=spelling: seg(c.header(alg=a)) + '.' + seg(c.claims()) + '.')
+    case('alg_%s_with_rs256_sig' % spelling, 'invalid_token',
+         lambda c, a=spelling: c.jws(c.header(alg=a), c.claims(), c.k, 'RS256'))
+case('alg_none_no_kid_empty_sig', 'invalid_token',
+     lambda c: seg({'alg': 'none'}) + '.' + seg(c.claims()) + '.')
+case('alg_none_sig_AA', 'invalid_token',
+     lambda c: seg(c.header(alg='none')) + '.' + seg(c.claims()) + '.AA')
+
+# ---- HMAC with the RSA public key as the secret (algorithm confusion)
+for alg in ('HS256', 'HS384', 'HS512'):
+    case('%s_secret_public_pem' % alg.lower(), 'invalid_token', lambda c, a=alg: hs(c, a, pem(c)))
+    case('%s_secret_public_der' % alg.lower(), 'invalid_token', lambda c, a=alg: hs(c, a, der(c)))
+case('hs256_secret_jwk_n_bytes', 'invalid_token', lambda c: hs(c, 'HS256', n_bytes(c)))
+case('hs256_secret_jwk_n_b64url', 'invalid_token',
+     lambda c: hs(c, 'HS256', c.k.jwk()['n'].encode()))
+case('hs256_secret_pem_no_newline', 'invalid_token', lambda c: hs(c, 'HS256', pem(c).rstrip()))
+case('hs256_secret_jwk_json', 'invalid_token',
+     lambda c: hs(c, 'HS256', json.dumps(c.k.jwk()).encode()))
+case('hs256_secret_x5c_cert_der', 'invalid_token',
+     lambda c: hs(c, 'HS256', base64.b64decode(c.k.x5c)))
+
+# ---- RS256 <-> PS256 <-> ES256 swaps
+case('ps256_at_rs256_only_location', 'invalid_token', lambda c: c.good_multi(alg='PS256')
+     if False else c.jws(c.header(alg='PS256'), c.claims(), c.k, 'PS256'))
+case('rs384_at_rs256_only_location', 'invalid_token',
+     lambda c: c.jws(c.header(alg='RS384'), c.claims(), c.k, 'RS384'))
+case('rs512_at_rs256_only_location', 'invalid_token',
+     lambda c: c.jws(c.header(alg='RS512'), c.claims(), c.k, 'RS512'))
+case('es256_alg_rsa_kid_at_rs256_only', 'invalid_token',
+     lambda c: c.jws(c.header(alg='ES256'), c.claims(), c.ec, 'ES256'))
+case('alg_ps256_but_pkcs1_signature', 'invalid_token',
+     lambda c: c.jws(c.header(alg='PS256'), c.claims(TENANT2), c.k, 'RS256'), 'multi')
+case('alg_rs256_but_pss_signature', 'invalid_token',
+     lambda c: c.jws(c.header(alg='RS256'), c.claims(TENANT2), c.k, 'PS256'), 'multi')
+case('alg_es256_rsa_kid_rsa_signature', 'invalid_token',
+     lambda c: c.jws(c.header(alg='ES256'), c.claims(TENANT2), c.k, 'RS256'), 'multi')
+case('alg_es256_rsa_kid_ec_signature', 'invalid_token',
+     lambda c: c.jws(c.header(c.k, alg='ES256'), c.claims(TENANT2), c.ec, 'ES256'), 'multi')
+case('alg_rs256_ec_kid_ec_signature', 'invalid_token',
+     lambda c: c.jws(c.header(c.ec, alg='RS256'), c.claims(TENANT2), c.ec, 'ES256'), 'multi')
+case('alg_ps256_ec_kid', 'invalid_token',
+     lambda c: c.jws(c.header(c.ec, alg='PS256'), c.claims(TENANT2), c.k, 'PS256'), 'multi')
+case('alg_es384_p256_key', 'invalid_token',
+     lambda c: c.jws(c.header(c.ec, alg='ES384'), c.claims(TENANT2), c.ec, 'ES256'), 'multi')
+case('alg_lowercase_rs256', 'invalid_token',
+     lambda c: c.signed_rs(c.header(alg='rs256'), c.claims()))
+case('alg_trailing_space', 'invalid_token',
+     lambda c: c.signed_rs(c.header(alg='RS256 '), c.claims()))
+case('alg_fullwidth_digit_homoglyph', 'invalid_token',
+     lambda c: c.signed_rs(c.header(alg='RS\uff12\uff15\uff16'), c.claims()))
+
+# ---- alg missing / not a string / empty
+case('alg_missing', 'invalid_token', lambda c: c.signed_rs(c.header(alg=DROP), c.claims()))
+case('alg_empty', 'invalid_token', lambda c: c.signed_rs(c.header(alg=''), c.claims()))
+case('alg_null', 'invalid_token', lambda c: c.signed_rs(c.header(alg=None), c.claims()))
+case('alg_number', 'invalid_token', lambda c: c.signed_rs(c.header(alg=256), c.claims()))
+case('alg_array', 'invalid_token', lambda c: c.signed_rs(c.header(alg=['RS256']), c.claims()))
+case('alg_object', 'invalid_token',
+     lambda c: c.signed_rs(c.header(alg={'name': 'RS256'}), c.claims()))
+case('alg_bool', 'invalid_token', lambda c: c.signed_rs(c.header(alg=True), c.claims()))
+case('alg_with_nul_escape', 'invalid_token',
+     lambda c: c.signed_rs('{"typ":"JWT","alg":"RS256\\u0000","kid":"%s"}' % c.k.kid, c.claims()))
+
+# ---- kid
+case('kid_of_ec_key_rsa_signature', 'invalid_token',
+     lambda c: c.jws(c.header(c.ec, alg='RS256'), c.claims(TENANT2), c.k, 'RS256'), 'multi')
+case('kid_of_other_tenant_key', 'invalid_token',
+     lambda c: c.jws(c.header(c.ec), c.claims(), c.ec, 'ES256'))
+case('kid_missing_multi_key_jwks', 'invalid_token',
+     lambda c: c.jws(c.header(kid=DROP), c.claims(TENANT2), c.k, 'RS256'), 'multi')
+case('kid_missing_x5t_of_published_key_multi', 'invalid_token',
+     lambda c: c.jws(c.header(kid=DROP, x5t=c.k.x5t), c.claims(TENANT2), c.k, 'RS256'), 'multi')
+case('kid_path_traversal', 'invalid_token',
+     lambda c: c.signed_rs(c.header(kid='../../../../../../etc/passwd'), c.claims()))
+case('kid_dev_null', 'invalid_token', lambda c: c.signed_rs(c.header(kid='/dev/null'), c.claims()))
+case('kid_sql_injection', 'invalid_token',
+     lambda c: c.signed_rs(c.header(kid="x' OR '1'='1' -- "), c.claims()))
+case('kid_command_injection', 'invalid_token',
+     lambda c: c.signed_rs(c.header(kid='$(touch /tmp/b2c-pwned)|id;`id`'), c.claims()))
+case('kid_crlf_and_format', 'invalid_token',
+     lambda c: c.signed_rs(c.header(kid='a\r\nB2C01001: forged %s%n%x'), c.claims()))
+case('kid_null', 'invalid_token', lambda c: c.signed_rs(c.header(kid=None), c.claims()))
+case('kid_number', 'invalid_token', lambda c: c.signed_rs(c.header(kid=12345), c.claims()))
+case('kid_array_with_real_kid', 'invalid_token',
+     lambda c: c.signed_rs(c.header(kid=[c.k.kid]), c.claims()))
+case('kid_empty', 'invalid_token', lambda c: c.signed_rs(c.header(kid=''), c.claims()))
+case('kid_real_plus_space', 'invalid_token',
+     lambda c: c.signed_rs(c.header(kid=c.k.kid + ' '), c.claims()))
+case('kid_real_other_case', 'invalid_token',
+     lambda c: c.signed_rs(c.header(kid=c.k.kid.swapcase()), c.claims()))
+case('kid_real_nul_suffix', 'invalid_token',
+     lambda c: c.signed_rs('{"typ":"JWT","alg":"RS256","kid":"%s\\u0000x"}' % c.k.kid, c.claims()))
+case('kid_4k', 'invalid_token', lambda c: c.signed_rs(c.header(kid='K' * 4000), c.claims()))
+case('kid_12k_big_listener', 'invalid_token',
+     lambda c: c.signed_rs(c.header(kid='K' * 9000), c.claims()), big=True)
+
+# ---- key injection: jku / x5u / jwk / x5c (the attacker's server must get no request)
+case('jku_attacker_attacker_kid', 'invalid_token',
+     lambda c: c.jws(c.header(c.atk, jku=c.atk_url + '/jwks.json'), c.claims(), c.atk))
+case('jku_attacker_real_kid', 'invalid_token',
+     lambda c: c.jws(c.header(jku=c.atk_url + '/jwks.json'), c.claims(), c.atk, 'RS256'))
+case('jku_attacker_ec_key', 'invalid_token',
+     lambda c: c.jws(c.header(c.atk_ec, jku=c.atk_url + '/jwks.json'), c.claims(TENANT2),
+                     c.atk_ec), 'multi')
+case('jku_legit_idp_jwks_attacker_sig', 'invalid_token',
+     lambda c: c.jws(c.header(c.atk, jku=c.i.base + '/%s/discovery/v2.0/keys' % c.i.tid),
+                     c.claims(), c.atk))
+case('x5u_attacker_cert', 'invalid_token',
+     lambda c: c.jws(c.header(c.atk, x5u=c.atk_url + '/cert.pem'), c.claims(), c.atk))
+case('x5u_attacker_real_kid', 'invalid_token',
+     lambda c: c.jws(c.header(x5u=c.atk_url + '/cert.pem'), c.claims(), c.atk, 'RS256'))
+case('jwk_embedded_attacker_key', 'invalid_token',
+     lambda c: c.jws(c.header(c.atk, jwk=c.atk.jwk(issuer_member=False)), c.claims(), c.atk))
+case('jwk_embedded_attacker_key_real_kid', 'invalid_token',
+     lambda c: c.jws(c.header(jwk=dict(c.atk.jwk(issuer_member=False), kid=c.k.kid)),
+                     c.claims(), c.atk, 'RS256'))
+case('jwk_embedded_no_kid', 'invalid_token',
+     lambda c: c.jws(c.header(kid=DROP, jwk=c.atk.jwk(issuer_member=False)), c.claims(), c.atk,
+                     'RS256'))
+case('jwk_embedded_ec_attacker_key', 'invalid_token',
+     lambda c: c.jws(c.header(c.atk_ec, jwk=c.atk_ec.jwk(issuer_member=False)),
+                     c.claims(TENANT2), c.atk_ec), 'multi')
+case('x5c_attacker_cert', 'invalid_token',
+     lambda c: c.jws(c.header(c.atk, x5c=[c.atk.x5c]), c.claims(), c.atk))
+case('x5c_attacker_cert_real_kid_and_x5t', 'invalid_token',
+     lambda c: c.jws(c.header(x5c=[c.atk.x5c], x5t=c.k.x5t), c.claims(), c.atk, 'RS256'))
+case('jku_x5u_on_valid_token_are_ignored', 'ok',
+     lambda c: c.signed_rs(c.header(jku=c.atk_url + '/ignored.json', x5u=c.atk_url + '/i.pem'),
+                           c.claims()))
+
+# ---- ECDSA signatures (CVE-2022-21449 "psychic signatures" and friends), loc 'multi'
+case('ecdsa_all_zero', 'invalid_token', lambda c: es_token(c, 0, 0), 'multi')
+case('ecdsa_r_zero', 'invalid_token', lambda c: es_token(c, 0, c.es_parts()[2]), 'multi')
+case('ecdsa_s_zero', 'invalid_token', lambda c: es_token(c, c.es_parts()[1], 0), 'multi')
+case('ecdsa_r_s_equal_n', 'invalid_token', lambda c: es_token(c, P256_N, P256_N), 'multi')
+case('ecdsa_r_equal_n', 'invalid_token', lambda c: es_token(c, P256_N, c.es_parts()[2]), 'multi')
+case('ecdsa_s_equal_n', 'invalid_token', lambda c: es_token(c, c.es_parts()[1], P256_N), 'multi')
+case('ecdsa_r_plus_n', 'invalid_token',
+     lambda c: (lambda si, r, s: si + '.' + b64u((r + P256_N).to_bytes(33, 'big')
+                                                 + s.to_bytes(32, 'big')))(*c.es_parts()), 'multi')
+case('ecdsa_all_ff', 'invalid_token',
+     lambda c: with_sig(c.good_multi(key=c.ec), b'\xff' * 64), 'multi')
+case('ecdsa_r_s_one', 'invalid_token', lambda c: es_token(c, 1, 1), 'multi')
+case('ecdsa_swapped_r_s', 'invalid_token',
+     lambda c: (lambda si, r, s: es_token(c, s, r))(*c.es_parts()), 'multi')
+case('ecdsa_63_bytes', 'invalid_token',
+     lambda c: (lambda t: with_sig(t, idpmod.b64u_decode(t.rsplit('.', 1)[1])[:63]))(
+         c.good_multi(key=c.ec)), 'multi')
+case('ecdsa_65_bytes', 'invalid_token',
+     lambda c: (lambda t: with_sig(t, idpmod.b64u_decode(t.rsplit('.', 1)[1]) + b'\x00'))(
+         c.good_multi(key=c.ec)), 'multi')
+case('ecdsa_132_bytes_es512_length', 'invalid_token',
+     lambda c: with_sig(c.good_multi(key=c.ec), b'\x00' * 66 + b'\x01' * 66), 'multi')
+case('ecdsa_der_encoded', 'invalid_token',
+     lambda c: (lambda si, r, s: si + '.' + b64u(encode_dss_signature(r, s)))(*c.es_parts()),
+     'multi')
+case('ecdsa_empty_signature', 'invalid_token',
+     lambda c: c.good_multi(key=c.ec).rsplit('.', 1)[0] + '.', 'multi')
+
+# ---- RSA signature shapes
+case('rsa_sig_all_zero', 'invalid_token', lambda c: with_sig(c.good(), b'\x00' * 256))
+case('rsa_sig_one', 'invalid_token', lambda c: with_sig(c.good(), (1).to_bytes(256, 'big')))
+case('rsa_sig_equal_modulus', 'invalid_token', lambda c: with_sig(c.good(), n_bytes(c)))
+case('rsa_sig_truncated_255', 'invalid_token',
+     lambda c: (lambda t: with_sig(t, idpmod.b64u_decode(t.rsplit('.', 1)[1])[1:]))(c.good()))
+case('rsa_sig_zero_prefixed_257', 'invalid_token',
+     lambda c: (lambda t: with_sig(t, b'\x00' + idpmod.b64u_decode(t.rsplit('.', 1)[1])))(c.good()))
+
+# ---- crit
+case('crit_unknown_member_absent', 'invalid_token',
+     lambda c: c.signed_rs(c.header(crit=['urn:example:nope']), c.claims()))
+case('crit_registered_name_exp', 'invalid_token',
+     lambda c: c.signed_rs(c.header(crit=['exp'], exp=now() + 3600), c.claims()))
+case('crit_b64_false', 'invalid_token',
+     lambda c: c.signed_rs(c.header(crit=['b64'], b64=False), c.claims()))
+case('crit_empty_array', 'invalid_token', lambda c: c.signed_rs(c.header(crit=[]), c.claims()))
+case('crit_string_not_array', 'invalid_token',
+     lambda c: c.signed_rs(c.header(crit='exp'), c.claims()))
+case('crit_null', 'invalid_token', lambda c: c.signed_rs(c.header(crit=None), c.claims()))
+
+# ---- time claims: every malformed NumericDate, missing exp, nbf beyond the skew
+BAD_DATES = {
+    'string': lambda: json.dumps(str(now() + 3600)),
+    'float_fraction': lambda: '%d.5' % (now() + 3600),
+    'negative': lambda: '-1',
+    'huge_1e300': lambda: '1e300',
+    'int_2_63_minus_1': lambda: '9223372036854775807',
+    'int_2_63': lambda: '9223372036854775808',
+    'int_2_53_plus_1': lambda: '9007199254740993',
+    'null': lambda: 'null',
+    'true': lambda: 'true',
+    'array': lambda: '[%d]' % (now() + 3600),
+    'object': lambda: '{"t":%d}' % (now() + 3600),
+    'nan_literal': lambda: 'NaN',
+    'infinity_literal': lambda: 'Infinity',
+}
+for name, val in BAD_DATES.items():
+    case('exp_%s' % name, 'invalid_token',
+         lambda c, v=val: c.signed_rs(c.header(), raw_json_claims(c, 'exp', v())))
+for name in ('string', 'float_fraction', 'huge_1e300', 'null', 'true', 'array'):
+    case('nbf_%s' % name, 'invalid_token',
+         lambda c, v=BAD_DATES[name]: c.signed_rs(c.header(), raw_json_claims(c, 'nbf', v())))
+for name in ('string', 'null', 'array', 'huge_1e300'):
+    case('iat_%s' % name, 'invalid_token',
+         lambda c, v=BAD_DATES[name]: c.signed_rs(c.header(), raw_json_claims(c, 'iat', v())))
+case('exp_missing', 'invalid_token', lambda c: c.good(exp=DROP))
+case('exp_past_beyond_skew', 'invalid_token', lambda c: c.good(exp=now() - 400))
+case('nbf_future_beyond_skew', 'invalid_token', lambda c: c.good(nbf=now() + 400))
+
+# ---- duplicate members (a signer and a verifier might each read a different one)
+case('dup_header_alg_none_then_rs256', 'invalid_token',
+     lambda c: c.signed_rs(dup_json([('alg', 'none')], c.header()), c.claims()))
+case('dup_header_kid', 'invalid_token',
+     lambda c: c.signed_rs(dup_json([('kid', 'attacker-kid')], c.header()), c.claims()))
+case('dup_payload_aud_wrong_then_right', 'invalid_token',
+     lambda c: c.signed_rs(c.header(), dup_json([('aud', 'other-api')], c.claims())))
+case('dup_payload_exp_expired_then_valid', 'invalid_token',
+     lambda c: c.signed_rs(c.header(), dup_json([('exp', now() - 9999)], c.claims())))
+case('dup_payload_roles', 'invalid_token',
+     lambda c: c.signed_rs(c.header(), dup_json([('roles', ['admin'])], c.claims())))
+case('dup_payload_iss', 'invalid_token',
+     lambda c: c.signed_rs(c.header(), dup_json([('iss', 'https://evil.example/')], c.claims())))
+case('dup_payload_aud_unicode_escape', 'invalid_token',
+     lambda c: c.signed_rs(c.header(), c.jws_dummy if False else
+                           '{"a\\u0075d":"other-api",' + json.dumps(c.claims(),
+                                                                   separators=(',', ':'))[1:]))
+
+# ---- iss / aud
+case('iss_uppercase_host', 'invalid_token',
+     lambda c: c.good(iss='https://LOGIN.MICROSOFTONLINE.COM/%s/v2.0' % c.i.tid))
+case('iss_array_with_right_value', 'invalid_token',
+     lambda c: c.good(iss=[c.i.issuer('v2', c.i.tenant)]))
+case('iss_null', 'invalid_token', lambda c: c.good(iss=None))
+case('iss_number', 'invalid_token', lambda c: c.good(iss=1))
+case('iss_empty', 'invalid_token', lambda c: c.good(iss=''))
+case('iss_trailing_whitespace', 'invalid_token',
+     lambda c: c.good(iss=c.i.issuer('v2', c.i.tenant) + ' '))
+case('iss_other_tenant_same_tid', 'invalid_token',
+     lambda c: c.good(iss=c.i.issuer('v2', TENANT2)))
+case('aud_array_wrong_only', 'invalid_token', lambda c: c.good(aud=['other-api']))
+case('aud_empty_array', 'invalid_token', lambda c: c.good(aud=[]))
+case('aud_null', 'invalid_token', lambda c: c.good(aud=None))
+case('aud_number', 'invalid_token', lambda c: c.good(aud=8))
+case('aud_nested_array_with_right_value', 'invalid_token', lambda c: c.good(aud=[[AUD]]))
+case('aud_right_value_plus_non_string', 'invalid_token', lambda c: c.good(aud=[AUD, 5]))
+case('aud_object_with_right_value', 'invalid_token', lambda c: c.good(aud={'aud': AUD}))
+case('aud_trailing_slash', 'invalid_token', lambda c: c.good(aud=AUD_URI + '/'))
+case('aud_trailing_space', 'invalid_token', lambda c: c.good(aud=AUD + ' '))
+case('aud_empty_string', 'invalid_token', lambda c: c.good(aud=''))
+
+# ---- typ (RFC 8725 §3.11 explicit typing)
+for typ in ('JWE', 'JOSE', 'JOSE+JSON', 'dpop+jwt', 'secevent+jwt', 'logout+jwt', '', 'JWT '):
+    case('typ_%s' % (re.sub(r'\W', '_', typ) or 'empty'), 'invalid_token',
+         lambda c, t=typ: c.signed_rs(c.header(typ=t), c.claims()))
+case('typ_null', 'invalid_token', lambda c: c.signed_rs(c.header(typ=None), c.claims()))
+case('typ_number', 'invalid_token', lambda c: c.signed_rs(c.header(typ=1), c.claims()))
+
+# ---- structure and encoding
+case('segments_5_jwe_shaped', 'invalid_token', lambda c: c.good() + '.AAAA.AAAA')
+case('segments_4', 'invalid_token',
+     lambda c: (lambda t: t.rsplit('.', 1)[0] + '.' + t.rsplit('.', 1)[0].split('.')[1] + '.'
+                + t.rsplit('.', 1)[1])(c.good()))
+case('trailing_dot', 'invalid_token', lambda c: c.good() + '.')
+case('leading_dot', 'invalid_token', lambda c: '.' + c.good())
+case('empty_header_segment', 'invalid_token', lambda c: '.' + c.good().split('.', 1)[1])
+case('empty_payload_segment', 'invalid_token',
+     lambda c: (lambda h, p, s: h + '..' + s)(*c.good().split('.')))
+case('only_dots', 'invalid_token', lambda c: '..')
+case('padding_eq_inside_token', 'invalid_request',
+     lambda c: (lambda h, p, s: h + '=.' + p + '.' + s)(*c.good().split('.')))
+case('padding_eq_on_signature', 'invalid_token', lambda c: c.good() + '==')
+case('std_base64_alphabet_signature', 'invalid_token',
+     lambda c: (lambda t: t.rsplit('.', 1)[0] + '.' +
+                base64.b64encode(idpmod.b64u_decode(t.rsplit('.', 1)[1])).decode().rstrip('='))(
+         c.good().replace('', '') if True else None))
+case('noncanonical_base64url_tail', 'invalid_token',
+     lambda c: (lambda t: t.rsplit('.', 1)[0] + '.' + noncanonical_tail(t.rsplit('.', 1)[1]))(
+         c.good()))
+case('header_utf8_bom', 'invalid_token',
+     lambda c: c.signed_rs(b'\xef\xbb\xbf' + json.dumps(c.header()).encode(), c.claims()))
+case('header_trailing_garbage', 'invalid_token',
+     lambda c: c.signed_rs(json.dumps(c.header()) + ' x', c.claims()))
+case('header_json_array', 'invalid_token', lambda c: c.signed_rs('[{"alg":"RS256"}]', c.claims()))
+case('payload_empty_object', 'invalid_token', lambda c: c.signed_rs(c.header(), '{}'))
+case('payload_invalid_utf8', 'invalid_token',
+     lambda c: c.signed_rs(c.header(), json.dumps(c.claims())[:-1].encode() + b',"x":"\xff\xfe"}'))
+case('whitespace_inside_token', 'invalid_request',
+     lambda c: (lambda h, p, s: h + '.' + p + ' .' + s)(*c.good().split('.')))
+case('unicode_in_token_bytes', 'invalid_request',
+     lambda c: raw(b'Authorization: Bearer ' + c.good().encode()[:40] + '\u00e9'.encode()
+                   + c.good().encode()[40:] + b'\r\n'))
+
+# ---- oversized (see the module docstring for who answers what)
+case('token_16385_bytes', 'invalid_token', lambda c: rs_sized(c, MAX_TOKEN + 1), big=True)
+case('token_20k_module', 'invalid_token', lambda c: rs_sized(c, 20 * 1024), big=True)
+case('token_100k_module', 'invalid_token', lambda c: rs_sized(c, 100 * 1024), big=True)
+case('token_20k_default_header_limit', 'httpd_400', lambda c: rs_sized(c, 20 * 1024))
+case('token_100k_default_header_limit', 'httpd_400', lambda c: rs_sized(c, 100 * 1024))
+case('depth_bomb_arrays_5000', 'invalid_token', lambda c: depth_bomb(c, '[', ']', 5000), big=True)
+case('depth_bomb_objects_2100', 'invalid_token',
+     lambda c: depth_bomb(c, '{"":', '}', 2100), big=True)
+case('claims_10000', 'invalid_token',
+     lambda c: c.signed_rs(c.header(), dict(c.claims(), **{'c%d' % n: 0 for n in range(10000)})),
+     big=True)
+case('claims_700_within_16k', 'ok',
+     lambda c: c.signed_rs(c.header(), dict(c.claims(), **{'c%d' % n: 0 for n in range(700)})),
+     big=True)
+
+# ---- header smuggling
+case('two_authorization_headers_valid_then_forged', 'invalid_request',
+     lambda c: {'headers': [('Authorization', 'Bearer ' + c.good()),
+                            ('Authorization', 'Bearer ' + c.jws(c.header(), c.claims(), c.atk,
+                                                                'RS256'))]})
+case('two_authorization_headers_basic_then_bearer', 'invalid_request',
+     lambda c: {'headers': [('Authorization', 'Basic dXNlcjpwYXNz'),
+                            ('Authorization', 'Bearer ' + c.good())]})
+case('two_authorization_headers_bearer_then_basic', 'invalid_request',
+     lambda c: {'headers': [('Authorization', 'Bearer ' + c.good()),
+                            ('Authorization', 'Basic dXNlcjpwYXNz')]})
+case('authorization_empty_then_bearer', 'invalid_request',
+     lambda c: raw('Authorization:\r\n', 'Authorization: Bearer %s\r\n' % c.good()))
+case('bearer_tab_separator', 'invalid_request',
+     lambda c: {'headers': [('Authorization', 'Bearer\t' + c.good())]})
+case('bearer_glued_to_token', 'challenge',
+     lambda c: {'headers': [('Authorization', 'Bearer' + c.good())]})
+case('bearer_colon_separator', 'challenge',
+     lambda c: {'headers': [('Authorization', 'Bearer:' + c.good())]})
+case('token_trailing_comma', 'invalid_request',
+     lambda c: {'headers': [('Authorization', 'Bearer ' + c.good() + ',')]})
+case('token_with_auth_param', 'invalid_request',
+     lambda c: {'headers': [('Authorization', 'Bearer ' + c.good() + ', realm="x"')]})
+case('basic_and_bearer_in_one_value', 'invalid_request',
+     lambda c: {'headers': [('Authorization', 'Bearer %s Basic dXNlcjpwYXNz' % c.good())]})
+case('proxy_authorization_only', 'challenge',
+     lambda c: {'headers': [('Proxy-Authorization', 'Bearer ' + c.good())]})
+case('space_before_colon', 'httpd_400',
+     lambda c: raw('Authorization : Bearer %s\r\n' % c.good()))
+case('obs_fold_continuation', 'httpd_400',
+     lambda c: raw('Authorization: Bearer %s\r\n' % c.jws(c.header(), c.claims(), c.atk, 'RS256'),
+                   ' %s\r\n' % c.good()))
+case('bare_lf_injects_second_authorization', 'httpd_400',
+     lambda c: raw('Authorization: Bearer %s\nAuthorization: Bearer %s\r\n'
+                   % (c.jws(c.header(), c.claims(), c.atk, 'RS256'), c.good())))
+case('bare_cr_inside_value', 'httpd_400',
+     lambda c: raw('Authorization: Bearer %s\rX-Injected: 1\r\n' % c.good()))
+case('nul_inside_value', 'httpd_400',
+     lambda c: raw(b'Authorization: Bearer ' + c.good().encode() + b'\x00garbage\r\n'))
+case('ctl_char_inside_value', 'httpd_400',
+     lambda c: raw(b'Authorization: Bearer ' + c.good().encode()[:50] + b'\x01'
+                   + c.good().encode()[50:] + b'\r\n'))
+
+
+CASE_IDS = [p.id for p in C]
+
+
+# ------------------------------------------------------------------------------ fixtures
+
+@pytest.fixture(scope='module')
+def attacker():
+    srv = ThreadingHTTPServer(('127.0.0.1', 0), _AttackerHandler)
+    srv.daemon_threads = True
+    srv.lock = threading.Lock()
+    srv.seen = []
+    srv.key = idpmod.SigningKey()
+    srv.ec = idpmod.SigningKey('EC')
+    t = threading.Thread(target=srv.serve_forever, kwargs={'poll_interval': 0.1}, daemon=True)
+    t.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+@pytest.fixture(scope='module')
+def adv(shared_idp, workdir):
+    """The one httpd of this module: loc 'rs' and 'multi' (in httpd.conf <Directory>), on the
+    default listener (httpd's default LimitRequestFieldSize) and on a second listener whose
+    virtual host raises LimitRequestFieldSize to 256 KB."""
+    i = shared_idp
+    h = Httpd(workdir, 'adversarial',
+              server_extra='B2CAuthMetadataAllow %s/' % i.base)
+    h.add_location('conf', 'rs', base_rules(i) + ['Require role %s' % ROLE])
+    h.add_location('conf', 'multi', base_rules(i, tenant=TENANT2) + [
+        'B2CAuthAlgorithms RS256 PS256 ES256', 'Require role %s' % ROLE])
+    h.big_port = free_port()
+    h.add_raw('Listen 127.0.0.1:{p}\n<VirtualHost 127.0.0.1:{p}>\n    DocumentRoot "{r}/htdocs"\n'
+              '    LimitRequestFieldSize {lim}\n</VirtualHost>'
+              .format(p=h.big_port, r=h.root, lim=BIG_LIMIT))
+    h.start()
+    yield h
+    h.stop()
+
+
+@pytest.fixture(scope='module')
+def ctx(shared_idp, attacker):
+    return Ctx(shared_idp, attacker)
+
+
+# ------------------------------------------------------------------------------ sending
+
+def raw_request(port, path, header_bytes, timeout=15):
+    s = socket.create_connection(('127.0.0.1', port), timeout=timeout)
+    try:
+        s.sendall(b'GET ' + path.encode() + b' HTTP/1.1\r\nHost: 127.0.0.1\r\n' + header_bytes +
+                  b'Connection: close\r\n\r\n')
+        resp = http.client.HTTPResponse(s, method='GET')
+        resp.begin()
+        body = resp.read().decode('utf-8', 'replace')
+        return Response(resp.status, resp.headers, body)
+    finally:
+        s.close()
+
+
+def send(h, loc, spec, big):
+    port = h.big_port if big else h.port
+    path = h.path('conf', loc)
+    if isinstance(spec, str):
+        spec = bearer(spec)
+    if 'raw' in spec:
+        SENT.extend(re.findall(rb'[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+',
+                               spec['raw']))
+        return raw_request(port, path, spec['raw'])
+    for _, v in spec['headers']:
+        SENT.extend(w for w in v.replace(',', ' ').split() if w.count('.') >= 2)
+    try:
+        return http_request(port, path, spec['headers'])
+    except (ConnectionResetError, BrokenPipeError) as e:
+        pytest.fail('connection dropped instead of an HTTP answer: %r' % e)
+
+
+def check(r, expect):
+    ch = r.www_authenticate
+    if expect == 'ok':
+        assert r.status == 200 and r.body == 'Operation authorized' and not ch, r
+    elif expect in ('invalid_token', 'invalid_request'):
+        status = 401 if expect == 'invalid_token' else 400
+        assert r.status == status, r
+        assert len(ch) == 1, r
+        pat = r'Bearer realm="api", error="%s", error_description=%s' % (expect, QS)
+        assert re.fullmatch(pat, ch[0]), ch
+    elif expect == 'challenge':
+        assert r.status == 401 and ch == ['Bearer realm="api"'], r
+    elif expect == 'httpd_400':
+        assert r.status == 400, r
+        assert not [c for c in ch if 'error=' in c], 'mod_b2c_auth answered, not httpd: %r' % ch
+    else:
+        raise AssertionError(expect)
+
+
+# ------------------------------------------------------------------------------ tests
+
+def test_case_count():
+    assert len(C) >= 80, len(C)
+    assert len(set(CASE_IDS)) == len(CASE_IDS), 'duplicate case ids'
+
+
+@pytest.mark.parametrize('loc,build,expect,big', C)
+def test_adversarial(adv, ctx, attacker, loc, build, expect, big):
+    spec = build(ctx)
+    if isinstance(spec, str):
+        SENT.append(spec)
+    before = len(attacker.seen)
+    r = send(adv, loc, spec, big)
+    check(r, expect)
+    assert len(attacker.seen) == before, 'the module fetched %r from the attacker' % (
+        attacker.seen[before:],)
+    body_and_headers = r.body + str(r.headers)
+    tok = spec if isinstance(spec, str) else None
+    if tok and len(tok) > 40:
+        assert tok not in body_and_headers and tok.split('.')[-1] not in body_and_headers[:0] + \
+            body_and_headers, 'token echoed in the response'
+
+
+def test_zz_no_fetch_from_attacker(attacker):
+    assert attacker.seen == [], attacker.seen
+
+
+def test_zz_server_alive_no_crash(adv):
+    assert adv.alive()
+    log = adv.error_log()
+    assert 'Segmentation fault' not in log and 'exit signal' not in log, log[-3000:]
+    assert not re.search(r'AH00052|AH00051|double free|AddressSanitizer', log), log[-3000:]
+
+
+def test_zz_no_token_bytes_in_logs(adv):
+    toks = [t.decode() if isinstance(t, bytes) else t for t in SENT]
+    assert len(toks) > 80
+    log = adv.error_log()
+    assert_no_tokens_in(log, [t for t in toks if len(t) > 40], 'adversarial error log')
+    assert_no_tokens_in(log, MINTED, 'adversarial error log')
+    # the kid is not logged raw either (CR/LF, format strings)
+    assert 'forged %s' not in log and '/etc/passwd' not in log
