@@ -357,7 +357,24 @@ const char *b2c_client_check_references(apr_pool_t *p, server_rec *s)
     return NULL;
 }
 
+static const char *set_cache(cmd_parms *cmd, void *dcfg, const char *arg)
+{
+    b2c_client_server_conf_t *sc =
+        ap_get_module_config(cmd->server->module_config, &b2c_client_module);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    if (err)
+        return err;
+    if ((err = b2c_shared_cache_configure(cmd->pool, arg, &sc->cache)))
+        return apr_pstrcat(cmd->pool, "B2CClientCache: ", err, NULL);
+    sc->cache_set = 1;
+    return NULL;
+}
+
 const command_rec b2c_client_cmds[] = {
+    AP_INIT_TAKE1("B2CClientCache", set_cache, NULL, RSRC_CONF,
+                  "shared token cache: shmcb[:ARGS], redis:HOST:PORT, "
+                  "memcache:HOST:PORT or none; default shmcb"),
     AP_INIT_RAW_ARGS(SECTION, client_section, NULL, RSRC_CONF,
                      "a named client-credentials client: <B2CClient name>"),
     AP_INIT_TAKE1("B2CTokenEndpoint", set_token_endpoint, NULL, RSRC_CONF,

@@ -5,7 +5,9 @@
  * already has a token to use. */
 #include "client_tokens.h"
 
+#include "b2c_cache_entry.h"
 #include "b2c_json.h"
+#include "b2c_util.h"
 
 #include <apr_strings.h>
 #include <apr_thread_mutex.h>
@@ -30,16 +32,45 @@ typedef struct {
     char last_error[400];         /* for the 503 log line */
     long long last_failure_log, last_503_log;
     const char *token_endpoint;   /* resolved (discovery) endpoint */
+    const char *cache_id;         /* hex SHA-256 of what the token is for */
 } client_state_t;
 
 struct b2c_client_tokens {
     server_rec *s;
     apr_pool_t *pool;
+    b2c_shared_cache_t *cache;    /* NULL: per process only */
     int n;
     client_state_t *states;
 };
 
+static const char *hex(apr_pool_t *p, const unsigned char *b, size_t n)
+{
+    static const char digits[] = "0123456789abcdef";
+    char *s = apr_palloc(p, 2 * n + 1);
+    size_t i;
+    for (i = 0; i < n; i++) {
+        s[2 * i] = digits[b[i] >> 4];
+        s[2 * i + 1] = digits[b[i] & 15];
+    }
+    s[2 * n] = '\0';
+    return s;
+}
+
+/* Tokens are shared between processes (and servers) only for the same
+ * client, credentials' owner, endpoint and scopes. */
+static const char *token_cache_id(apr_pool_t *p, const b2c_client_def_t *d)
+{
+    unsigned char digest[32];
+    const char *what = apr_pstrcat(
+        p, d->name, "\n", d->client_id, "\n",
+        d->token_endpoint ? d->token_endpoint : d->discovery_url, "\n",
+        apr_array_pstrcat(p, d->scopes, ' '), NULL);
+    b2c_sha256(what, strlen(what), digest);
+    return hex(p, digest, sizeof(digest));
+}
+
 apr_status_t b2c_client_tokens_create(apr_pool_t *p, server_rec *s,
+                                      b2c_shared_cache_t *cache,
                                       const apr_array_header_t *defs,
                                       b2c_client_tokens_t **out)
 {
@@ -48,12 +79,14 @@ apr_status_t b2c_client_tokens_create(apr_pool_t *p, server_rec *s,
 
     t->s = s;
     t->pool = p;
+    t->cache = cache;
     t->n = defs->nelts;
     t->states = apr_pcalloc(p, sizeof(client_state_t) * (t->n ? t->n : 1));
     for (i = 0; i < t->n; i++) {
         client_state_t *cs = &t->states[i];
         cs->def = APR_ARRAY_IDX(defs, i, const b2c_client_def_t *);
         cs->token_endpoint = cs->def->token_endpoint;
+        cs->cache_id = token_cache_id(p, cs->def);
         if (apr_thread_mutex_create(&cs->lock, APR_THREAD_MUTEX_DEFAULT, p)
             || apr_thread_mutex_create(&cs->fetch_lock,
                                        APR_THREAD_MUTEX_DEFAULT, p))
@@ -103,8 +136,121 @@ static const char *token_endpoint(client_state_t *cs, apr_pool_t *p,
                                   const b2c_http_options_t *opts,
                                   b2c_token_result_t *res);
 
-/* One token request for cs; caller holds cs->fetch_lock. */
+static const char *cache_key(apr_pool_t *p, const char *kind,
+                             const client_state_t *cs)
+{
+    return apr_pstrcat(p, "b2c:", kind, ":", cs->cache_id, NULL);
+}
+
+/* Installs a token (cs->lock NOT held). */
+static void install(client_state_t *cs, const char *token, long long obtained,
+                    long long lifetime)
+{
+    char *copy = strdup(token);
+
+    if (!copy)
+        return;
+    apr_thread_mutex_lock(cs->lock);
+    free(cs->token);
+    cs->token = copy;
+    cs->obtained = obtained;
+    cs->lifetime = lifetime;
+    cs->usable_until = b2c_token_usable_until(obtained, lifetime);
+    cs->refresh_at = b2c_token_refresh_at(obtained, lifetime);
+    cs->failures = 0;
+    cs->next_attempt = 0;
+    apr_thread_mutex_unlock(cs->lock);
+}
+
+/* A token another process or server obtained, if newer than ours and not
+ * yet due for refresh. A corrupted or hostile entry yields nothing. */
+static int adopt_shared(b2c_client_tokens_t *t, client_state_t *cs,
+                        apr_pool_t *p)
+{
+    const char *f[3];
+    char *buf;
+    size_t len;
+    long long obtained, lifetime, now = now_seconds(), ours;
+
+    if (b2c_shared_cache_get(t->cache, t->s, cache_key(p, "ctok", cs),
+                             64 * 1024, p, &buf, &len) != APR_SUCCESS
+        || b2c_cache_entry_unpack(p, buf, len, "ctoken", f, 3) != APR_SUCCESS
+        || !b2c_cache_parse_int(f[0], &obtained)
+        || !b2c_cache_parse_int(f[1], &lifetime) || lifetime <= 0
+        || !*f[2] || strpbrk(f[2], " \t\r\n")
+        || now >= b2c_token_refresh_at(obtained, lifetime))
+        return 0;
+    apr_thread_mutex_lock(cs->lock);
+    ours = cs->token ? cs->obtained : -1;
+    apr_thread_mutex_unlock(cs->lock);
+    if (obtained <= ours)
+        return 0;
+    install(cs, f[2], obtained, lifetime);
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, t->s, B2CLOGNO(02104)
+                 "client %s: token taken from the shared cache", cs->def->name);
+    return 1;
+}
+
+static void publish(b2c_client_tokens_t *t, client_state_t *cs, apr_pool_t *p,
+                    const char *token, long long obtained, long long lifetime)
+{
+    const char *f[3];
+    char *buf;
+    size_t len;
+
+    f[0] = apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)obtained);
+    f[1] = apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)lifetime);
+    f[2] = token;
+    if (b2c_cache_entry_pack(p, "ctoken", f, 3, &buf, &len) == APR_SUCCESS)
+        b2c_shared_cache_put(t->cache, t->s, cache_key(p, "ctok", cs), buf, len,
+                             apr_time_from_sec(obtained + lifetime), p);
+}
+
+/* Another server holds the fleet lease: wait (bounded) for its token. */
+static int wait_for_lease_holder(b2c_client_tokens_t *t, client_state_t *cs,
+                                 apr_pool_t *p)
+{
+    apr_time_t until = apr_time_now() + apr_time_from_msec(B2C_CLIENT_TIMEOUT_MS);
+    char *buf;
+    size_t len;
+
+    while (apr_time_now() < until) {
+        if (adopt_shared(t, cs, p))
+            return 1;
+        if (b2c_shared_cache_get(t->cache, t->s, cache_key(p, "clease", cs), 64,
+                                 p, &buf, &len) != APR_SUCCESS)
+            return 0;
+        apr_sleep(apr_time_from_msec(50));
+    }
+    return 0;
+}
+
+static void fetch_from_endpoint(b2c_client_tokens_t *t, client_state_t *cs,
+                                apr_pool_t *p);
+
+/* Get a token for cs: from the shared cache if another process or server
+ * has a fresh one, else from the token endpoint, one fetch at a time per
+ * machine (global mutex) and per fleet (lease). Caller holds fetch_lock. */
 static void fetch(b2c_client_tokens_t *t, client_state_t *cs, apr_pool_t *p)
+{
+    b2c_shared_cache_lock(t->cache);
+    if (adopt_shared(t, cs, p)
+        || (t->cache && wait_for_lease_holder(t, cs, p))) {
+        b2c_shared_cache_unlock(t->cache);
+        return;
+    }
+    b2c_shared_cache_put(t->cache, t->s, cache_key(p, "clease", cs), "1", 1,
+                         apr_time_now()
+                             + apr_time_from_msec(B2C_CLIENT_TIMEOUT_MS) * 2,
+                         p);
+    fetch_from_endpoint(t, cs, p);
+    b2c_shared_cache_remove(t->cache, t->s, cache_key(p, "clease", cs), p);
+    b2c_shared_cache_unlock(t->cache);
+}
+
+/* One token request for cs. */
+static void fetch_from_endpoint(b2c_client_tokens_t *t, client_state_t *cs,
+                                apr_pool_t *p)
 {
     b2c_http_options_t opts = { B2C_CLIENT_TIMEOUT_MS, B2C_CLIENT_TIMEOUT_MS / 2,
                                 256 * 1024, NULL };
@@ -126,20 +272,9 @@ static void fetch(b2c_client_tokens_t *t, client_state_t *cs, apr_pool_t *p)
     }
     now = now_seconds();
 
-    apr_thread_mutex_lock(cs->lock);
     if (res.outcome == B2C_TOKEN_OK) {
-        char *copy = strdup(res.access_token);
-        if (copy) {
-            free(cs->token);
-            cs->token = copy;
-            cs->obtained = now;
-            cs->lifetime = res.expires_in;
-            cs->usable_until = b2c_token_usable_until(now, res.expires_in);
-            cs->refresh_at = b2c_token_refresh_at(now, res.expires_in);
-            cs->failures = 0;
-            cs->next_attempt = 0;
-        }
-        apr_thread_mutex_unlock(cs->lock);
+        install(cs, res.access_token, now, res.expires_in);
+        publish(t, cs, p, res.access_token, now, res.expires_in);
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, t->s, B2CLOGNO(02101)
                      "client %s: token obtained, valid for %" APR_INT64_T_FMT " s",
                      cs->def->name, (apr_int64_t)res.expires_in);
@@ -150,6 +285,7 @@ static void fetch(b2c_client_tokens_t *t, client_state_t *cs, apr_pool_t *p)
         long long delay;
         int log_now;
 
+        apr_thread_mutex_lock(cs->lock);
         cs->failures++;
         delay = res.outcome == B2C_TOKEN_REFUSED
                     ? (res.retry_after > REFUSED_RETRY_SECONDS

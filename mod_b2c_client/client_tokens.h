@@ -5,10 +5,13 @@
 #define B2C_CLIENT_TOKENS_H
 
 #include "mod_b2c_client.h"
+#include "b2c_shared_cache.h"
 
 typedef struct b2c_client_tokens b2c_client_tokens_t;
 
+/* cache: the shared cache (NULL: per process only). */
 apr_status_t b2c_client_tokens_create(apr_pool_t *p, server_rec *s,
+                                      b2c_shared_cache_t *cache,
                                       const apr_array_header_t *defs,
                                       b2c_client_tokens_t **out);
 

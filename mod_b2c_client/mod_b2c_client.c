@@ -88,6 +88,7 @@ static apr_status_t watchdog_tick(int state, void *data, apr_pool_t *p)
 static int pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
 {
     b2c_client_config_reset(pconf);
+    b2c_shared_cache_register_mutex(pconf, B2C_CLIENT_MUTEX);
     return OK;
 }
 
@@ -110,6 +111,22 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
     wd_register = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_register_callback);
     if (sc->ordered->nelts == 0)
         return OK;
+    /* Default: shmcb when its module is loaded, else per process only. */
+    if (!sc->cache_set
+        && b2c_shared_cache_configure(pconf, B2C_CLIENT_DEFAULT_CACHE,
+                                      &sc->cache)) {
+        sc->cache = NULL;
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, B2CLOGNO(02006)
+                     "mod_socache_shmcb is not loaded: each process gets its "
+                     "own client tokens");
+    }
+    if (b2c_shared_cache_init(sc->cache, "b2c_client", B2C_CLIENT_MUTEX, s,
+                              pconf, &err) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, B2CLOGNO(02007)
+                     "B2CClientCache %s: %s", b2c_shared_cache_name(sc->cache),
+                     err);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
     /* A child (not parent), non-singleton watchdog: every process keeps its
      * own tokens fresh. */
     if (wd_get_instance && wd_register
@@ -141,7 +158,9 @@ static void child_init(apr_pool_t *pchild, server_rec *s)
 
     if (sc->ordered->nelts == 0)
         return;
-    if (b2c_client_tokens_create(pchild, s, sc->ordered, &t) != APR_SUCCESS) {
+    b2c_shared_cache_child_init(sc->cache, pchild);
+    if (b2c_client_tokens_create(pchild, s, sc->cache, sc->ordered, &t)
+        != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, B2CLOGNO(02004)
                      "cannot create the client token state");
         return;

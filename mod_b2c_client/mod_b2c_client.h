@@ -10,6 +10,7 @@
 
 #include <apr_hash.h>
 
+#include "b2c_shared_cache.h"
 #include "b2c_token_client.h"
 
 extern module AP_MODULE_DECLARE_DATA b2c_client_module;
@@ -41,6 +42,8 @@ typedef struct {
 typedef struct {
     apr_hash_t *clients;          /* name → b2c_client_def_t* */
     apr_array_header_t *ordered;  /* of b2c_client_def_t*, by index */
+    b2c_shared_cache_t *cache;    /* NULL: per process only */
+    int cache_set;                /* B2CClientCache given */
 } b2c_client_server_conf_t;
 
 /* <Location>/<Proxy>/<VirtualHost> settings. */
@@ -51,5 +54,7 @@ typedef struct {
 
 #define B2C_CLIENT_DEFAULT_HEADER "Authorization"
 #define B2C_CLIENT_TIMEOUT_MS 10000L
+#define B2C_CLIENT_DEFAULT_CACHE "shmcb"
+#define B2C_CLIENT_MUTEX "b2c-client"  /* b2c-client-fetch, b2c-client-cache */
 
 #endif

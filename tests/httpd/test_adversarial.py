@@ -107,9 +107,11 @@ class Ctx:
                 c[k] = v
         return c
 
-    def header(self, key=None, alg=None, **over):
+    def header(self, key=None, **over):
+        """{typ, alg, kid} of key (default: the published RSA key); over: members to set
+        (any JSON value, None included) or DROP."""
         key = key or self.k
-        h = {'typ': 'JWT', 'alg': alg or key.alg, 'kid': key.kid}
+        h = {'typ': 'JWT', 'alg': key.alg, 'kid': key.kid}
         for k, v in over.items():
             if v is DROP:
                 h.pop(k, None)
@@ -131,7 +133,8 @@ class Ctx:
 
     def good_multi(self, key=None, alg=None, **over):
         key = key or self.k
-        return self.jws(self.header(key, alg), self.claims(TENANT2, **over), key, alg)
+        h = self.header(key, alg=alg) if alg else self.header(key)
+        return self.jws(h, self.claims(TENANT2, **over), key, alg)
 
     def signed_rs(self, header, payload):
         return self.jws(header, payload, self.k, 'RS256')
@@ -201,6 +204,15 @@ def noncanonical_tail(s64):
     last = alphabet.index(s64[-1])
     assert last & ((1 << unused) - 1) == 0
     return s64[:-1] + alphabet[last | 1]
+
+
+def std_b64_sig(token):
+    """The signature segment in the standard base64 alphabet ('+' and '/'), unpadded;
+    retried until the encoding actually differs from base64url."""
+    si, s64 = token.rsplit('.', 1)
+    std = base64.b64encode(idpmod.b64u_decode(s64)).decode().rstrip('=')
+    assert std != s64, 'signature happens to need neither + nor /'
+    return si + '.' + std
 
 
 def hs(ctx, alg, secret):
@@ -290,8 +302,8 @@ case('hs256_secret_x5c_cert_der', 'invalid_token',
      lambda c: hs(c, 'HS256', base64.b64decode(c.k.x5c)))
 
 # ---- RS256 <-> PS256 <-> ES256 swaps
-case('ps256_at_rs256_only_location', 'invalid_token', lambda c: c.good_multi(alg='PS256')
-     if False else c.jws(c.header(alg='PS256'), c.claims(), c.k, 'PS256'))
+case('ps256_at_rs256_only_location', 'invalid_token',
+     lambda c: c.jws(c.header(alg='PS256'), c.claims(), c.k, 'PS256'))
 case('rs384_at_rs256_only_location', 'invalid_token',
      lambda c: c.jws(c.header(alg='RS384'), c.claims(), c.k, 'RS384'))
 case('rs512_at_rs256_only_location', 'invalid_token',
@@ -334,8 +346,8 @@ case('alg_with_nul_escape', 'invalid_token',
 # ---- kid
 case('kid_of_ec_key_rsa_signature', 'invalid_token',
      lambda c: c.jws(c.header(c.ec, alg='RS256'), c.claims(TENANT2), c.k, 'RS256'), 'multi')
-case('kid_of_other_tenant_key', 'invalid_token',
-     lambda c: c.jws(c.header(c.ec), c.claims(), c.ec, 'ES256'))
+case('kid_of_key_published_only_on_common', 'invalid_token',
+     lambda c: c.jws(c.header(c.i.fixed), c.claims(), c.i.fixed, 'RS256'))
 case('kid_missing_multi_key_jwks', 'invalid_token',
      lambda c: c.jws(c.header(kid=DROP), c.claims(TENANT2), c.k, 'RS256'), 'multi')
 case('kid_missing_x5t_of_published_key_multi', 'invalid_token',
@@ -491,9 +503,8 @@ case('dup_payload_roles', 'invalid_token',
 case('dup_payload_iss', 'invalid_token',
      lambda c: c.signed_rs(c.header(), dup_json([('iss', 'https://evil.example/')], c.claims())))
 case('dup_payload_aud_unicode_escape', 'invalid_token',
-     lambda c: c.signed_rs(c.header(), c.jws_dummy if False else
-                           '{"a\\u0075d":"other-api",' + json.dumps(c.claims(),
-                                                                   separators=(',', ':'))[1:]))
+     lambda c: c.signed_rs(c.header(), '{"a\\u0075d":"other-api",'
+                           + json.dumps(c.claims(), separators=(',', ':'))[1:]))
 
 # ---- iss / aud
 case('iss_uppercase_host', 'invalid_token',
@@ -540,9 +551,7 @@ case('padding_eq_inside_token', 'invalid_request',
      lambda c: (lambda h, p, s: h + '=.' + p + '.' + s)(*c.good().split('.')))
 case('padding_eq_on_signature', 'invalid_token', lambda c: c.good() + '==')
 case('std_base64_alphabet_signature', 'invalid_token',
-     lambda c: (lambda t: t.rsplit('.', 1)[0] + '.' +
-                base64.b64encode(idpmod.b64u_decode(t.rsplit('.', 1)[1])).decode().rstrip('='))(
-         c.good().replace('', '') if True else None))
+     lambda c: std_b64_sig(c.good()))
 case('noncanonical_base64url_tail', 'invalid_token',
      lambda c: (lambda t: t.rsplit('.', 1)[0] + '.' + noncanonical_tail(t.rsplit('.', 1)[1]))(
          c.good()))
@@ -605,7 +614,9 @@ case('proxy_authorization_only', 'challenge',
      lambda c: {'headers': [('Proxy-Authorization', 'Bearer ' + c.good())]})
 case('space_before_colon', 'httpd_400',
      lambda c: raw('Authorization : Bearer %s\r\n' % c.good()))
-case('obs_fold_continuation', 'httpd_400',
+# httpd (HttpProtocolOptions Strict too) unfolds obs-fold into one space: the module then
+# sees "Bearer <forged> <valid>" and refuses it as malformed
+case('obs_fold_continuation', 'invalid_request',
      lambda c: raw('Authorization: Bearer %s\r\n' % c.jws(c.header(), c.claims(), c.atk, 'RS256'),
                    ' %s\r\n' % c.good()))
 case('bare_lf_injects_second_authorization', 'httpd_400',
@@ -733,11 +744,10 @@ def test_adversarial(adv, ctx, attacker, loc, build, expect, big):
     check(r, expect)
     assert len(attacker.seen) == before, 'the module fetched %r from the attacker' % (
         attacker.seen[before:],)
-    body_and_headers = r.body + str(r.headers)
-    tok = spec if isinstance(spec, str) else None
-    if tok and len(tok) > 40:
-        assert tok not in body_and_headers and tok.split('.')[-1] not in body_and_headers[:0] + \
-            body_and_headers, 'token echoed in the response'
+    if isinstance(spec, str) and len(spec) > 40:
+        echoed = r.body + str(r.headers)
+        sig = spec.split('.')[-1]
+        assert spec not in echoed and (len(sig) < 16 or sig not in echoed), 'token echoed'
 
 
 def test_zz_no_fetch_from_attacker(attacker):
