@@ -28,9 +28,11 @@ b2c_bearer_status_t b2c_bearer_parse(const char *hdr, const char **token,
     while (*t == ' ')
         t++;
     end = t + strspn(t, B64TOKEN_CHARS);
+    if (end == t) /* b64token needs one character before any '=' */
+        return B2C_BEARER_MALFORMED;
     while (*end == '=')
         end++;
-    if (end == t || *end != '\0')
+    if (*end != '\0')
         return B2C_BEARER_MALFORMED;
     *token = t;
     *len = (size_t)(end - t);

@@ -737,9 +737,12 @@ void b2c_token_fetch(apr_pool_t *p, const b2c_token_request_t *req,
     }
     b2c_token_response_parse(p, resp.status, resp.body, resp.body_len,
                              resp.retry_after, res);
-    if (res->outcome != B2C_TOKEN_OK && quotes_secret(p, &resp, req->secret))
+    if (res->outcome != B2C_TOKEN_OK && quotes_secret(p, &resp, req->secret)) {
+        res->error = "withheld";
+        res->error_code = NULL;
         res->error_description = "(error text withheld: it quoted the client "
                                  "secret)";
+    }
     /* measure an HTTP-date Retry-After against the caller's clock */
     res->retry_after = b2c_retry_after_seconds(resp.retry_after, now);
 }

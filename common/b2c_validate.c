@@ -68,7 +68,6 @@ int b2c_issuer_matches(const char *template_iss, const char *iss, const char *ti
     return *s == '\0';
 }
 
-/* The header kid made safe for a log line: [A-Za-z0-9._-], 64 chars. */
 /* Microsoft gives keys an issuer in the v2 form only. A v1 token of the
  * same tenant (https://sts.windows.net/{tid}/) is vouched for by such a
  * key, as Microsoft.IdentityModel's signing-key issuer check allows: this
@@ -102,6 +101,7 @@ static int key_vouches_for(apr_pool_t *p, const b2c_jwk_t *key,
     return v2 && b2c_issuer_matches(key->issuer, v2, tid);
 }
 
+/* The header kid made safe for a log line: [A-Za-z0-9._-], 64 chars. */
 static const char *sanitise_kid(apr_pool_t *p, const char *kid)
 {
     size_t n, i;

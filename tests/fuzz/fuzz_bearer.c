@@ -39,9 +39,11 @@ static b2c_bearer_status_t reference(const char *s, size_t *start)
     *start = i;
     for (j = i; tokchar(s[j]); j++)
         ;
+    if (j == i)
+        return B2C_BEARER_MALFORMED; /* '=' padding alone is no token */
     while (s[j] == '=')
         j++;
-    return j > i && s[j] == '\0' ? B2C_BEARER_OK : B2C_BEARER_MALFORMED;
+    return s[j] == '\0' ? B2C_BEARER_OK : B2C_BEARER_MALFORMED;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -59,6 +59,10 @@ START_TEST(bearer_blanks)
     expect("Bearer abc ", B2C_BEARER_MALFORMED, NULL);
     expect("Bearer abc\t", B2C_BEARER_MALFORMED, NULL);
     expect("Bearer ab c", B2C_BEARER_MALFORMED, NULL);
+    /* RFC 6750 b64token: at least one character before any padding */
+    expect("Bearer ===", B2C_BEARER_MALFORMED, NULL);
+    expect("Bearer =", B2C_BEARER_MALFORMED, NULL);
+    expect("Bearer a===", B2C_BEARER_OK, "a===");
 }
 END_TEST
 
