@@ -356,6 +356,13 @@ def cfg_b2c(idp):
 </Location>""".format(md=idp.metadata_url('v2'), aud=AUD, role=ROLE)
 
 
+def cfg_b2c_shm(idp):
+    # the same, with mod_socache_shmcb loaded: B2CAuthCache defaults to shmcb, so keys
+    # and token verdicts are shared by the processes and fetches are single-flight
+    mods, body = cfg_b2c(idp)
+    return ['socache_shmcb'] + mods, body
+
+
 def jwks_url(idp):
     return '%s/%s/discovery/v2.0/keys' % (idp.base, idp.tid)
 
@@ -404,14 +411,15 @@ def cfg_backend(idp):
 
 
 def cfg_gw_plain(idp, backend_port, static_token):
-    return BASE + ['headers', 'proxy', 'proxy_http'], """<Location /api>
+    return BASE + ['socache_shmcb', 'headers', 'proxy', 'proxy_http'], """<Location /api>
     ProxyPass http://127.0.0.1:{port}/api
     RequestHeader set Authorization "Bearer {tok}"
 </Location>""".format(port=backend_port, tok=static_token)
 
 
 def cfg_gw_b2c(idp, backend_port, secret_file):
-    return BASE + ['headers', 'proxy', 'proxy_http', 'b2c_client'], """<B2CClient api>
+    # mod_socache_shmcb loaded: B2CClientCache defaults to shmcb (one token per machine)
+    return BASE + ['socache_shmcb', 'headers', 'proxy', 'proxy_http', 'b2c_client'], """<B2CClient api>
     B2CAuthority     {base}/{tid}/oauth2/v2.0
     B2CClientId      {cid}
     B2CClientSecret  file:{secret}
@@ -603,7 +611,8 @@ def main(argv=None):
             idp_tls.start()
         return idp_tls
 
-    auth = [('plain', cfg_plain, idp), ('b2c_auth', cfg_b2c, idp)]
+    auth = [('plain', cfg_plain, idp), ('b2c_auth', cfg_b2c, idp),
+            ('b2c_auth_shm', cfg_b2c_shm, idp)]
     skipped = []
     for name, fn, mod in (('auth_openidc', cfg_openidc, 'auth_openidc'),
                           ('oauth2', cfg_oauth2, 'oauth2')):
@@ -660,12 +669,13 @@ def main(argv=None):
             s.stop()
             log('bench:   %-12s burst : %d/%d x 200, %d JWKS + %d metadata fetches' % (
                 name, n_ok, len(st), ip.counts['jwks'], ip.counts['metadata']))
-            if name == 'b2c_auth':
-                checks.check(n_ok == len(st), 'b2c_auth startup burst: all %d answered 200 '
-                             '(got %d)' % (len(st), n_ok))
-                checks.check(idp.counts['jwks'] <= PROCS,
-                             'b2c_auth startup burst: JWKS fetches %d <= 1 per process (%d)'
-                             % (idp.counts['jwks'], PROCS))
+            if name.startswith('b2c_auth'):
+                bound = 1 if name == 'b2c_auth_shm' else PROCS
+                checks.check(n_ok == len(st), '%s startup burst: all %d answered 200 '
+                             '(got %d)' % (name, len(st), n_ok))
+                checks.check(idp.counts['jwks'] <= bound,
+                             '%s startup burst: JWKS fetches %d <= %d'
+                             % (name, idp.counts['jwks'], bound))
 
             s, mods = new_server(name + '-forged', cfg, which=ip)
             ip.reset_counters()
@@ -679,14 +689,16 @@ def main(argv=None):
             log('bench:   %-12s forged: %d requests (%.0f/s), %d not refused, %d JWKS + %d '
                 'metadata fetches' % (name, r['requests'], r['rps'], r['requests'] - n401,
                                       ip.counts['jwks'], ip.counts['metadata']))
-            if name == 'b2c_auth':
+            if name.startswith('b2c_auth'):
+                # one initial fetch plus at most one kid-triggered refresh, per process
+                # (per machine with the shared cache)
+                bound = 2 if name == 'b2c_auth_shm' else 2 * PROCS
                 checks.check(r['requests'] > 0 and n401 == r['requests'],
-                             'b2c_auth forged flood: every forged token refused (%d of %d)'
-                             % (n401, r['requests']))
-                # one initial fetch plus at most one kid-triggered refresh per process
-                checks.check(idp.counts['jwks'] <= 2 * PROCS,
-                             'b2c_auth forged flood: JWKS fetches %d <= 2 per process (%d)'
-                             % (idp.counts['jwks'], 2 * PROCS))
+                             '%s forged flood: every forged token refused (%d of %d)'
+                             % (name, n401, r['requests']))
+                checks.check(idp.counts['jwks'] <= bound,
+                             '%s forged flood: JWKS fetches %d <= %d'
+                             % (name, idp.counts['jwks'], bound))
 
         # ---- throughput: alternating rounds
         backend, bmods = new_server('backend', cfg_backend)
@@ -705,13 +717,16 @@ def main(argv=None):
                 if warm['err_status'] and name != 'plain':
                     log('bench:   %s warm-up: %d refused' % (name, warm['err_status']))
                 record(name, 'hot', rnd, r)
-                checks.check(r['requests'] > 0 and r['bad'] == 0,
-                             '%s hot round %d: all %d requests answered 200 (%d not)' % (
-                                 name, rnd, r['requests'], r['bad']))
+                # our modules must answer every hot request with 200; the comparators'
+                # failures are shown in the table's "bad" column, not failed on
+                if name in ('plain', 'b2c_auth', 'b2c_auth_shm'):
+                    checks.check(r['requests'] > 0 and r['bad'] == 0,
+                                 '%s hot round %d: all %d requests answered 200 (%d not)' % (
+                                     name, rnd, r['requests'], r['bad']))
                 r = measure(s, seconds, token_file=cold_file, once=True)
                 r['reused_tokens'] = r['threads_stopped'] < WRK_THREADS
                 record(name, 'cold', rnd, r)
-                if name == 'b2c_auth':
+                if name.startswith('b2c_auth'):
                     checks.check(r['requests'] > 0 and r['bad'] == 0,
                                  '%s cold round %d: all %d requests answered 200 (%d not)' % (
                                      name, rnd, r['requests'], r['bad']))
@@ -732,9 +747,9 @@ def main(argv=None):
                 if name == 'gw_b2c_client':
                     calls = idp.counts['token']
                     token_calls.append(calls)
-                    checks.check(calls <= PROCS, 'gw_b2c_client round %d: %d token-endpoint '
-                                 'calls <= 1 per process per token lifetime (%d)' % (
-                                     rnd, calls, PROCS))
+                    checks.check(calls <= 1, 'gw_b2c_client round %d: %d token-endpoint '
+                                 'calls <= 1 per token lifetime (shared shmcb cache)' % (
+                                     rnd, calls))
         backend.stop()
     finally:
         stop_all()
@@ -760,7 +775,9 @@ def main(argv=None):
                  'p50_ms': median([r['lat_p50_us'] for r in rs]) / 1e3,
                  'p99_ms': median([r['lat_p99_us'] for r in rs]) / 1e3,
                  'cpu_us_per_req': median([r['cpu_us_per_req'] for r in rs]),
-                 'peak_rss_mb': max(rss.get(name, [0])) / 1024.0,
+                 # sum of the server's processes' VmHWM right after this mode's run
+                 # (hot runs first, so the hot figure excludes the cold mode's cache)
+                 'peak_rss_mb': max(r['rss_kb'] for r in rs) / 1024.0,
                  'other_load_pct': max(r['other_load_pct'] for r in rs),
                  'requests': sum(r['requests'] for r in rs),
                  'bad': sum(r['bad'] for r in rs)}
@@ -788,14 +805,14 @@ def main(argv=None):
                   ntokens))
     out.append('')
     out.append('| config | mode | req/s (min-max) | x ceiling | p50 ms | p99 ms | CPU us/req '
-               '| peak RSS MB (x) | other load % |')
-    out.append('|---|---|---|---|---|---|---|---|---|')
+               '| peak RSS MB (x) | other load % | not 200 |')
+    out.append('|---|---|---|---|---|---|---|---|---|---|')
     for e in summary:
         out.append('| %s | %s | %.0f (%.0f-%.0f) | %.2f | %.2f | %.2f | %.1f | %.1f (%.2f) '
-                   '| %.1f |' % (e['config'], e['mode'], e['rps'], e['rps_min'],
-                                 e['rps_max'], e['ratio'], e['p50_ms'], e['p99_ms'],
-                                 e['cpu_us_per_req'], e['peak_rss_mb'], e['rss_ratio'],
-                                 e['other_load_pct']))
+                   '| %.1f | %d |' % (e['config'], e['mode'], e['rps'], e['rps_min'],
+                                      e['rps_max'], e['ratio'], e['p50_ms'], e['p99_ms'],
+                                      e['cpu_us_per_req'], e['peak_rss_mb'], e['rss_ratio'],
+                                      e['other_load_pct'], e['bad']))
     out.append('')
     out.append('| config | scenario | requests | answered as expected | JWKS fetches '
                '| metadata fetches |')
@@ -808,7 +825,8 @@ def main(argv=None):
     if token_calls:
         out.append('')
         out.append('gw_b2c_client token-endpoint calls per gateway lifetime (%d processes, '
-                   'token lifetime 3599 s): %s' % (PROCS, ', '.join(map(str, token_calls))))
+                   'shmcb loaded, token lifetime 3599 s): %s' % (
+                       PROCS, ', '.join(map(str, token_calls))))
 
     # ---- targets (reported; the checks above are what fail the run)
     tg = []
@@ -816,22 +834,25 @@ def main(argv=None):
     def target(ok, text):
         tg.append('%s  %s' % ('met   ' if ok else 'MISSED', text))
     for mode, want in (('hot', TARGET_HOT), ('cold', TARGET_COLD)):
-        e = get('b2c_auth', mode)
-        if e:
-            target(e['ratio'] >= want, 'b2c_auth %s: %.2f x plain httpd (target >= %.2f)'
-                   % (mode, e['ratio'], want))
+        for name in ('b2c_auth', 'b2c_auth_shm'):
+            e = get(name, mode)
+            if e:
+                target(e['ratio'] >= want, '%s %s: %.2f x plain httpd (target >= %.2f)'
+                       % (name, mode, e['ratio'], want))
     e = get('gw_b2c_client', 'gateway')
     if e:
         target(e['ratio'] >= TARGET_GW, 'gw_b2c_client: %.2f x plain proxy (target >= %.2f)'
                % (e['ratio'], TARGET_GW))
     for f in fetches:
-        if f['config'] == 'b2c_auth':
-            target(f['jwks'] <= 1, 'b2c_auth %s: %d JWKS fetches (target 1; caches are per '
-                   'process, %d processes)' % (f['mode'], f['jwks'], PROCS))
+        if f['config'].startswith('b2c_auth'):
+            target(f['jwks'] <= 1, '%s %s: %d JWKS fetches (target 1; %s)' % (
+                f['config'], f['mode'], f['jwks'],
+                'shared shmcb cache' if f['config'] == 'b2c_auth_shm'
+                else 'per-process caches, %d processes' % PROCS))
     if token_calls:
         target(max(token_calls) <= 1, 'gw_b2c_client: %d token-endpoint calls per token '
-               'lifetime (target 1; one per process today)' % max(token_calls))
-    for name in ('b2c_auth', 'gw_b2c_client'):
+               'lifetime (target 1; shared shmcb cache)' % max(token_calls))
+    for name in ('b2c_auth', 'b2c_auth_shm', 'gw_b2c_client'):
         e = get(name, 'hot') or get(name, 'gateway')
         if e:
             target(e['rss_ratio'] <= TARGET_RSS, '%s peak RSS: %.2f x its ceiling (target <= '

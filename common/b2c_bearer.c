@@ -18,6 +18,9 @@ b2c_bearer_status_t b2c_bearer_parse(const char *hdr, const char **token,
     *len = 0;
     if (hdr == NULL)
         return B2C_BEARER_NONE;
+    /* httpd joins repeated headers with ", "; no credentials hold a comma */
+    if (strchr(hdr, ','))
+        return B2C_BEARER_MALFORMED;
     while (*hdr == ' ' || *hdr == '\t')
         hdr++;
     /* strncasecmp stops at hdr's NUL, so a short value never over-reads */

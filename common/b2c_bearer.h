@@ -18,7 +18,9 @@ typedef enum {
  * running to the end of the value. Anything else after the scheme (a
  * second header merged in with ", ", blanks inside or after the token, a
  * tab before it, no token at all) is B2C_BEARER_MALFORMED.
- * On B2C_BEARER_OK, *token points into hdr and runs to its end (so it is
+ * A comma anywhere (httpd joins repeated Authorization headers with ", ",
+ * and no credentials contain one) is B2C_BEARER_MALFORMED whatever the
+ * scheme. On B2C_BEARER_OK, *token points into hdr and runs to its end (so it is
  * NUL-terminated) with *len > 0; otherwise *token = NULL and *len = 0. */
 b2c_bearer_status_t b2c_bearer_parse(const char *hdr, const char **token,
                                      size_t *len);

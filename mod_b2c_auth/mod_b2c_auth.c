@@ -196,7 +196,8 @@ static int validate(request_rec *r, const b2c_auth_dir_conf_t *conf,
             res->reason = err;
             return 0;
         }
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, B2CLOGNO(01104)
+        /* B2C01002 says why, once per interval; this is per request */
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, B2CLOGNO(01104)
                       "no signing keys available from %s: answering 503",
                       conf->metadata_url);
         return HTTP_SERVICE_UNAVAILABLE;
@@ -283,7 +284,9 @@ static int authenticate(request_rec *r)
 
     b2c_token_cache_key(validation_context(r, conf), token, len, key);
     claims = b2c_token_cache_get(token_cache, key, now, r->pool);
-    if (!claims && (claims = shared_verdict(r, key, now, &expires_at)))
+    /* B2CAuthTokenCacheEntries 0: every request is checked, not only here */
+    if (!claims && b2c_token_cache_enabled(token_cache)
+        && (claims = shared_verdict(r, key, now, &expires_at)))
         b2c_token_cache_put(token_cache, key, claims, expires_at, now);
     if (!claims) {
         if ((status = validate(r, conf, token, len, now, &res)))
@@ -305,7 +308,8 @@ static int authenticate(request_rec *r)
         claims = res.jwt->claims;
         expires_at = res.exp + b2c_conf_skew(conf);
         b2c_token_cache_put(token_cache, key, claims, expires_at, now);
-        share_verdict(r, key, claims, expires_at);
+        if (b2c_token_cache_enabled(token_cache))
+            share_verdict(r, key, claims, expires_at);
     }
 
     claim = b2c_conf_remote_user(conf);

@@ -46,6 +46,11 @@ apr_status_t b2c_token_cache_create(apr_pool_t *p, int max_entries,
     return apr_thread_mutex_create(&c->lock, APR_THREAD_MUTEX_DEFAULT, p);
 }
 
+int b2c_token_cache_enabled(const b2c_token_cache_t *c)
+{
+    return c && c->max_entries > 0;
+}
+
 void b2c_token_cache_key(const char *context, const char *token, size_t len,
                          unsigned char key[B2C_TOKEN_KEY_LEN])
 {

@@ -23,6 +23,9 @@ static b2c_bearer_status_t reference(const char *s, size_t *start)
     size_t i = 0, j;
     const char *scheme = "bearer";
 
+    for (j = 0; s[j]; j++)
+        if (s[j] == ',')
+            return B2C_BEARER_MALFORMED;
     while (s[i] == ' ' || s[i] == '\t')
         i++;
     for (j = 0; j < 6; j++)

@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 import idp as idpmod
-from conftest import (APACHE_MODULES, AUD, IS_ROOT, MINTED, REPO, ROLE, Httpd,
+from conftest import (AUD, IS_ROOT, MINTED, REPO, ROLE, Httpd, RecordingIdP,
                       assert_no_tokens_in, base_rules, free_port, http_request)
 
 CLIENT_MODULE = os.path.join(os.environ.get('B2C_MODULE_DIR', REPO), 'mod_b2c_client.so')
@@ -38,7 +38,7 @@ REDIS_BIN = shutil.which('redis-server') or '/usr/bin/redis-server'
 MEMCACHED_BIN = shutil.which('memcached') or '/usr/bin/memcached'
 # what a child's crash looks like in httpd's error log
 CRASH = re.compile(r'exit signal|Segmentation fault|AH00052|AH00051|double free|'
-                   r'corrupted|stack smashing|Aborted', re.I)
+                   r'stack smashing|malloc\(\)')
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -86,6 +86,8 @@ def load(port, job, threads=THREADS, per_thread=PER_THREAD, pace=0.0, timeout=20
             try:
                 r = http_request(port, path, hdrs, timeout=timeout)
                 st, body = r.status, r.body
+                if st != 200:       # the challenge says more than the error page
+                    body = ' '.join(r.www_authenticate) or body[:60]
             except (OSError, Exception) as e:     # noqa: B014 - recorded, asserted on later
                 st, body = 0, repr(e)
             with lock:
@@ -102,8 +104,16 @@ def load(port, job, threads=THREADS, per_thread=PER_THREAD, pace=0.0, timeout=20
 
 
 def failures(results, ok=(200,)):
-    return [(round(t0, 2), label, st, body[:120]) for t0, _, label, st, body in results
+    """(time of day, label, status, challenge or body) of each failed request."""
+    return [(time.strftime('%H:%M:%S', time.localtime(t0)) + ('%.3f' % (t0 % 1))[1:], label,
+             st, body[:160]) for t0, _, label, st, body in sorted(results)
             if st not in ok or (st == 200 and body != OK_BODY)]
+
+
+def log_lines(h, *lognos):
+    """Error-log lines with any of the B2C numbers, shortened for assertion messages."""
+    return [re.sub(r'^\[\w+ \w+ +\d+ ([\d:.]+) \d+\]', r'\1', l)[:230]
+            for l in h.error_log().splitlines() if any('B2C' + n in l for n in lognos)]
 
 
 def crashes(h):
@@ -247,6 +257,24 @@ class Memcached:
                 self.proc.wait(5)
 
 
+_UNPUBLISHED = []
+
+
+@pytest.fixture
+def idp():
+    """A fresh IdP per test (fetch counts, faults, keys), lighter than conftest's: its own
+    signing key plus one never-published key shared by the module (key generation is the
+    slow part of an IdP)."""
+    if not _UNPUBLISHED:
+        _UNPUBLISHED.append(idpmod.SigningKey(published=False))
+    i = RecordingIdP(tenants=[idpmod.Tenant()])
+    i.unpublished = _UNPUBLISHED[0]
+    i.keys.append(i.unpublished)
+    i.start()
+    yield i
+    i.stop()
+
+
 @pytest.fixture
 def redis(workdir):
     r = Redis(workdir).start()
@@ -291,7 +319,8 @@ class CacheHttpd(Httpd):
                  'MaxSpareThreads %d' % (16 * p + 16),
                  'B2CAuthMetadataAllow %s/' % self.idp.base] + self.server_lines
         if self.client:
-            lines += ['LoadModule b2c_client_module %s' % CLIENT_MODULE] + self.client_lines + [
+            lines += ['LoadModule b2c_client_module %s' % CLIENT_MODULE,
+                      'LogLevel %s b2c_client:debug' % self.loglevel] + self.client_lines + [
                 '<B2CClient backend>',
                 '    B2CTokenEndpoint %s' % self.idp.token_url('v2'),
                 '    B2CClientId %s' % idpmod.CLIENT_ID,
@@ -379,38 +408,38 @@ def test_key_rotation_no_failed_requests(idp, make_server):
     request with a token signed by a published key fails, and the fleet fetches the JWKS
     once for the new kid. The IdP answers after 0.2 s, like a real one, so the processes
     really do overlap."""
-    h = make_server(idp, client=True).start()
+    h = make_server(idp).start()
     old = idp.key()
     assert h.api(idp.mint(key=old)).status == 200
     idp.slow(0.2)
+    new = idp.add_key(published=False)      # made now: publishing it is then instant
     phase = {'n': 0}
-    new = []
 
     def job(t, i):
         # phase 0: old key only; 1: new key published, both used; 2: old key removed
-        if phase['n'] == 0:
-            k = old
-        elif phase['n'] == 1:
-            k = new[0] if (t + i) % 2 else old
-        else:
-            k = new[0]
-        return '/conf/api/testdata', idp.mint(key=k), 'phase%d %s' % (phase['n'], k.kid[:6])
+        p = phase['n']
+        k = old if p == 0 else new if p == 2 or (t + i) % 2 else old
+        return '/conf/api/testdata', idp.mint(key=k), 'phase%d %s' % (p, k.kid[:6])
+
+    lock = threading.Lock()
 
     def progress(n):
-        if n == 200 and phase['n'] == 0:
-            new.append(idp.rotate_keys(keep_old=True))
-            phase['n'] = 1
-        elif n == 550 and phase['n'] == 1:
-            phase['n'] = 2
-            idp.remove_key(old.kid)
+        with lock:
+            if n >= 200 and phase['n'] == 0:
+                with idp.lock:
+                    new.published = True
+                    idp.active_kid = new.kid
+                phase['n'] = 1
+            elif n >= 550 and phase['n'] == 1:
+                idp.remove_key(old.kid)
+                phase['n'] = 2
     jwks0 = idp_counts(idp)['jwks']
     res = load(h.port, job, on_progress=progress)
-    assert phase['n'] == 2
-    assert not failures(res), (len(failures(res)), failures(res)[:10])
+    assert phase['n'] == 2, (len(res), failures(res)[:10])
+    assert not failures(res), (len(failures(res)), failures(res)[:8],
+                               log_lines(h, '01001', '01002', '01105')[:20])
     assert len(served_by(h)) >= 2
-    assert idp_counts(idp)['jwks'] - jwks0 == 1, (idp_counts(idp), fetched_lines(h.error_log()))
-    # the gateway still gets through with its client token (signed by the new key)
-    assert h.get('/gw/testdata').status == 200
+    assert idp_counts(idp)['jwks'] - jwks0 == 1, (idp_counts(idp), log_lines(h, '01001'))
 
 
 def test_unknown_kid_flood_bounded_fleet_wide(idp, make_server):
@@ -443,27 +472,49 @@ def test_unknown_kid_flood_bounded_fleet_wide(idp, make_server):
 
 
 def test_idp_stopped_mid_load_no_failures(idp, make_server):
-    """The identity platform goes away (its listener closed) a second into the load, with
-    keys refreshed every 2 s and children replaced every 40 connections: while the keys are
-    within B2CAuthMaxStale and the client token is valid, no request fails (new children
-    take keys and the client token from the shared cache)."""
-    h = make_server(idp, client=True,
-                    server_lines=['B2CAuthRefreshInterval 2', 'MaxConnectionsPerChild 40']).start()
+    """The identity platform goes away (its listener closed) early in the load, with keys due
+    for refresh every 2 s: while the keys are within B2CAuthMaxStale and the client token is
+    valid, no request fails."""
+    h = make_server(idp, client=True, server_lines=['B2CAuthRefreshInterval 2']).start()
     assert h.get('/gw/testdata').status == 200
     stopped = []
 
     def progress(n):
-        if n == 120 and not stopped:
+        if n == 100 and not stopped:
             idp.stop()
             stopped.append(time.time())
     res = load(h.port, lambda t, i: ('/gw/testdata', None, 'gw') if i % 2 else
-               ('/conf/api/testdata', idp.mint(), 'api'), pace=0.08, on_progress=progress)
+               ('/conf/api/testdata', idp.mint(), 'api'), pace=0.06, on_progress=progress)
     assert stopped
     after = [r for r in res if r[0] > stopped[0]]
-    assert after and after[-1][0] - stopped[0] > 3, 'load did not outlast the refresh interval'
-    assert not failures(res), (len(failures(res)), failures(res)[:10],
-                               [l for l in h.error_log().splitlines() if 'B2C0100' in l][-5:])
-    assert len(set(pids_of(h.error_log(), '0110[0-9]'))) > PROCS, 'no child was replaced'
+    assert after and after[-1][0] - stopped[0] > 2.5, 'load did not outlast the refresh interval'
+    assert not failures(res), (len(failures(res)), failures(res)[:6],
+                               log_lines(h, '01001', '01002', '01104')[:8])
+    assert len(served_by(h)) >= 2
+
+
+def test_new_child_during_outage_takes_keys_from_shared_cache(idp, make_server):
+    """Children replaced (MaxConnectionsPerChild) while the identity platform is down: the new
+    child must take the keys (stale by schedule, well within B2CAuthMaxStale) from the
+    shared cache, not answer 503 - also after the cache has stored 200 verdicts on other
+    tokens: they must not evict the keys entry. (mod_socache_shmcb picks its subcache by
+    the first byte of the id; ids that all start with 'b2c:' share one subcache, about 30
+    entries with the default size.)"""
+    h = make_server(idp, procs=1, server_lines=['B2CAuthRefreshInterval 2',
+                                                'MaxConnectionsPerChild 250']).start()
+    assert h.api(idp.mint()).status == 200           # child 1 fetches and publishes
+    first = set(pids_of(h.error_log(), '01'))
+    tokens = [idp.mint() for _ in range(200)]
+    res = load(h.port, lambda t, i: ('/conf/api/testdata', tokens[t * 25 + i], 'verdict'),
+               threads=8, per_thread=25)
+    assert not failures(res), failures(res)[:5]
+    idp.outage(True)
+    time.sleep(2.5)                                   # past the refresh interval
+    res = load(h.port, lambda t, i: ('/conf/api/testdata', idp.mint(), 'outage'),
+               threads=4, per_thread=30)
+    assert set(pids_of(h.error_log(), '01')) - first, 'no child was replaced'
+    assert not failures(res), (len(failures(res)), failures(res)[:4],
+                               log_lines(h, '01001', '01002', '01104')[:8])
 
 
 def test_max_stale_bounds_outage(idp, make_server):
@@ -489,6 +540,8 @@ def test_max_stale_bounds_outage(idp, make_server):
     with ThreadPoolExecutor(4) as ex:
         list(ex.map(step, range(4)))
     # keys published in the shared cache carry whole seconds: allow 1 s of rounding
+    if os.environ.get('B2C_DEBUG'):
+        print(sorted(seen))
     early = [s for s in seen if s[0] < 5 - 1.1 and s[1] != 200]
     late = [s for s in seen if s[0] > 5 + 0.5 and s[1] != 503]
     assert not early, ('failed within fetched+5 s', early[:10], sorted(seen)[:40])
@@ -498,20 +551,24 @@ def test_max_stale_bounds_outage(idp, make_server):
     back = time.time()
     ok = poll(lambda: h.api(idp.mint()).status == 200, 15, 0.3)
     assert ok, 'no recovery within 15 s of the IdP coming back'
-    # every process recovers, not just one
+    # every process recovers, not just the one that fetched: the others find the new keys
+    # in the shared cache (their watchdog looks every second)
+    time.sleep(1.5)
     res = load(h.port, lambda t, i: ('/conf/api/testdata', idp.mint(), 'api'), threads=8,
                per_thread=10)
-    assert not failures(res), failures(res)[:5]
+    assert not failures(res), (failures(res)[:5], log_lines(h, '01001', '01002')[-8:])
     assert time.time() - back < 20
 
 
-def test_token_cache_entries_zero_not_bypassed_by_shared_verdicts(idp, make_server):
+@pytest.mark.parametrize('cache', ['none', 'shmcb'])
+def test_token_cache_entries_zero_not_bypassed_by_shared_verdicts(idp, make_server, cache):
     """docs: 'Set B2CAuthTokenCacheEntries 0 if every request must be checked against the
     current keys.' With the shared cache on, a verdict stored in it must not stand in for
     that check: once the signing key has left the JWKS and the keys were refreshed, the
-    token is refused."""
-    h = make_server(idp, server_lines=['B2CAuthTokenCacheEntries 0',
-                                       'B2CAuthRefreshInterval 2']).start()
+    token is refused (as it is with B2CAuthCache none)."""
+    h = make_server(idp, procs=1, server_lines=['B2CAuthCache %s' % cache,
+                                                'B2CAuthTokenCacheEntries 0',
+                                                'B2CAuthRefreshInterval 2']).start()
     old = idp.key()
     tok = idp.mint(key=old)
     assert h.api(tok).status == 200
@@ -568,8 +625,6 @@ def test_fleet_one_fetch(idp, make_server, workdir, backend):
             assert {'keys', 'tok'} <= kinds, server.keys()
             assert server.keys('b2c_client'), 'no client token in redis'
     finally:
-        for x in ('a', 'b'):
-            pass
         server.stop()
 
 
@@ -598,7 +653,9 @@ GARBAGE = {
     'text': b'not a cache entry at all',
     'empty': b'',
     'nul': b'b2c1 keys\n\x00\x00\x00' + b'\xff' * 64,
-    'wrong_kind': b'b2c1 claims\n9999999999\n{"roles":["access:test-api"]}',
+    'other_kind': b'b2c1 lease\n4102444800\nx\ny\n{"keys":[]}',
+    'other_version': b'b2c9 keys\n4102444800\nx\ny\n{"keys":[]}',
+    'expired_claims': b'b2c1 claims\n1\n{"sub":"x"}',
     'keys_bad_json': b'b2c1 keys\n4102444800\nhttp://x/\nhttps://issuer/\n{"keys":[{"kty":',
     'claims_bad_json': b'b2c1 claims\n4102444800\n{"sub": [[[[[',
     'huge_int': b'b2c1 claims\n99999999999999999999999999\n{}',
@@ -636,13 +693,27 @@ def test_corrupted_cache_entries(idp, make_server, redis):
     assert not wrong, wrong
     assert a.alive()
 
+    # a stuck fetch lease (garbage, long TTL) delays a fetch by at most 2 x B2CAuthFetchTimeout
+    cache_id = hashlib.sha256(('c' + idp.metadata_url()).encode()).hexdigest()
+    assert 'b2c:keys:' + cache_id in entries, (cache_id, entries)   # the key names we assume
+    for raw in redis.keys().values():
+        redis.cmd('DEL', raw)
+    redis.cmd('SET', 'b2c_auth:' + ('b2c:lease:' + cache_id).encode().hex(), 'junk', 'EX', 600)
+    c = make_server(idp, procs=1, server_lines=[spec, 'B2CAuthFetchTimeout 1']).start()
+    t0 = time.monotonic()
+    r = c.api(idp.mint())
+    took = time.monotonic() - t0
+    assert r.status == 200 and took < 2 * 1 + 1.5, (r, took)
+
 
 def test_redis_restart_mid_load(idp, make_server, redis):
     """redis-server stopped and started again (same port) in the middle of the load, keys
     refreshed every 2 s: every request is still served, and the cache is used again after
     redis is back."""
+    # RedisConnPoolTTL: apr_redis keeps a dead connection pooled for this long (default 15 s)
     a = make_server(idp, client=True,
-                    server_lines=['B2CAuthCache redis:%s' % redis.spec, 'B2CAuthRefreshInterval 2'],
+                    server_lines=['B2CAuthCache redis:%s' % redis.spec, 'B2CAuthRefreshInterval 2',
+                                  'RedisConnPoolTTL 2'],
                     client_lines=['B2CClientCache redis:%s' % redis.spec]).start()
     assert a.get('/gw/testdata').status == 200
     events = []
@@ -658,9 +729,13 @@ def test_redis_restart_mid_load(idp, make_server, redis):
                ('/conf/api/testdata', idp.mint(), 'api'), pace=0.05, on_progress=progress)
     assert [e[0] for e in events] == ['stop', 'start']
     assert not failures(res), (len(failures(res)), failures(res)[:10])
-    # back in use: the next refresh publishes the keys again
-    assert poll(lambda: any(k.startswith('b2c:keys:') for k in redis.keys()), 15, 0.5), \
-        'keys never published to redis again after its restart'
+    # back in use: a refresh publishes the keys again
+    t_end = time.time()
+    back = poll(lambda: any(k.startswith('b2c:keys:') for k in redis.keys()), 15, 0.5)
+    if os.environ.get('B2C_DEBUG'):
+        print('redis back at +%.1f s, keys there again +%.1f s after the load' % (
+            events[1][1] - events[0][1], time.time() - t_end))
+    assert back, 'keys never published to redis again after its restart'
 
 
 # ============================================================================= configuration

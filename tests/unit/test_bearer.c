@@ -63,6 +63,10 @@ START_TEST(bearer_blanks)
     expect("Bearer ===", B2C_BEARER_MALFORMED, NULL);
     expect("Bearer =", B2C_BEARER_MALFORMED, NULL);
     expect("Bearer a===", B2C_BEARER_OK, "a===");
+    /* repeated headers, as httpd joins them */
+    expect("Basic dXNlcjpwdw==, Bearer abc", B2C_BEARER_MALFORMED, NULL);
+    expect(", Bearer abc", B2C_BEARER_MALFORMED, NULL);
+    expect("Bearer abc, Bearer def", B2C_BEARER_MALFORMED, NULL);
 }
 END_TEST
 
@@ -100,7 +104,7 @@ START_TEST(bearer_other_schemes)
     /* the scheme must be a whole word */
     expect("BearerX abc", B2C_BEARER_NONE, NULL);
     expect("Bearerabc", B2C_BEARER_NONE, NULL);
-    expect("Bearer,abc", B2C_BEARER_NONE, NULL);
+    expect("Bearer,abc", B2C_BEARER_MALFORMED, NULL); /* a comma: joined headers */
     expect("Beare abc", B2C_BEARER_NONE, NULL);
     expect("Bear", B2C_BEARER_NONE, NULL);
     expect("B", B2C_BEARER_NONE, NULL);
