@@ -387,6 +387,10 @@ static apr_status_t refresh_entry(b2c_key_store_t *store, entry_t *e,
         install(store, e, g, s, "fetched");
         return APR_SUCCESS;
     }
+    /* The identity platform is unreachable: keys another process published
+     * earlier beat none (a process started during the outage), within the
+     * stale period that usable() enforces. */
+    adopt_shared(store, e, s, p, 0);
     /* Keep what we have; try again after a pause rather than on every
      * request, and say so once per interval. */
     apr_thread_mutex_lock(store->lock);

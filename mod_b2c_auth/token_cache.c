@@ -51,6 +51,21 @@ int b2c_token_cache_enabled(const b2c_token_cache_t *c)
     return c && c->max_entries > 0;
 }
 
+/* OpenSSL 3 looks the digest up (under a lock) on every init given
+ * EVP_sha256(); fetch it once per process instead. */
+static const EVP_MD *sha256(void)
+{
+    static EVP_MD *md; /* set in child_init, before any thread runs */
+    if (!md)
+        md = EVP_MD_fetch(NULL, "SHA256", NULL);
+    return md ? md : EVP_sha256();
+}
+
+void b2c_token_cache_prepare(void)
+{
+    (void)sha256();
+}
+
 void b2c_token_cache_key(const char *context, const char *token, size_t len,
                          unsigned char key[B2C_TOKEN_KEY_LEN])
 {
@@ -58,7 +73,7 @@ void b2c_token_cache_key(const char *context, const char *token, size_t len,
     unsigned int n = 0;
     unsigned char sep = 0;
 
-    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+    EVP_DigestInit_ex(ctx, sha256(), NULL);
     EVP_DigestUpdate(ctx, context, strlen(context));
     EVP_DigestUpdate(ctx, &sep, 1); /* context can never run into token */
     EVP_DigestUpdate(ctx, token, len);

@@ -69,7 +69,7 @@ def valgrind_cmd(log_dir, name, supp):
     return cmd
 
 
-def api_config(idp, htdocs):
+def api_config(idp, htdocs, token_cache=50):
     md = idp.metadata_url('v2')
     base = ['AuthType Bearer', 'B2CAuthMetadataURL %s' % md,
             'B2CAuthAudience %s api://%s' % (AUD, AUD)]
@@ -89,7 +89,7 @@ def api_config(idp, htdocs):
     }
     # kid refresh interval 1 s: the rotated key of round 2 is picked up although the
     # forged kids of round 1 used the refetch
-    out = ['B2CAuthMetadataAllow %s/' % idp.base, 'B2CAuthTokenCacheEntries 50',
+    out = ['B2CAuthMetadataAllow %s/' % idp.base, 'B2CAuthTokenCacheEntries %d' % token_cache,
            'B2CAuthKidRefreshInterval 1']
     for name, lines in locs.items():
         out.append('<Location /api/%s>\n    %s\n</Location>' % (name, '\n    '.join(lines)))
@@ -263,6 +263,8 @@ def main(argv=None):
     ap.add_argument('--suppressions', default=os.path.join(REPO, 'tests', 'valgrind.supp'))
     ap.add_argument('--rounds', type=int, default=3)
     ap.add_argument('--keep', action='store_true')
+    ap.add_argument('--token-cache', type=int, default=50,
+                    help='B2CAuthTokenCacheEntries of the API (0: no per-process cache)')
     args = ap.parse_args(argv)
 
     os.makedirs(args.log_dir, exist_ok=True)
@@ -280,7 +282,7 @@ def main(argv=None):
         api = Server(workdir, 'api', soak.API_MODULES + ['authz_user'], '', procs=1,
                      threads=8, one_process=True, loglevel='warn b2c_auth:debug',
                      prefix=valgrind_cmd(args.log_dir, 'api', args.suppressions))
-        api.body = api_config(idp, os.path.join(api.root, 'htdocs'))
+        api.body = api_config(idp, os.path.join(api.root, 'htdocs'), args.token_cache)
         api.start(timeout=180)
         gw = Server(workdir, 'gw', soak.GW_MODULES, '', procs=1, threads=8,
                     one_process=True, loglevel='warn b2c_client:trace1',

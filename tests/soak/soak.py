@@ -451,11 +451,13 @@ def main(argv=None):
 
         # ---- statuses: what was sent (per expected class) against what came back
         sent, recv, errors, total = {}, {}, {}, 0
+        side_errors = {'api': {}, 'gw': {}}
         for ph in phases:
             for side in ('api', 'gw'):
                 add_counts(sent, ph[side]['sent'])
                 add_counts(recv, ph[side]['recv'])
                 add_counts(errors, ph[side]['errors'])
+                add_counts(side_errors[side], ph[side]['errors'])
                 total += sum(ph[side]['recv'].values())
         for cls in sorted(set(sent) | set(recv)):
             s, r = sent.get(cls, 0), recv.get(cls, 0)
@@ -464,7 +466,7 @@ def main(argv=None):
             elif r > s or s - r > len(phases) * inflight:
                 failures.append('class %s: sent %d, answered %d' % (cls, s, r))
         if any(errors.values()):
-            failures.append('wrk socket errors: %s' % errors)
+            failures.append('wrk socket errors: %s' % side_errors)
         if total < args.requests:
             failures.append('only %d of %d requests answered' % (total, args.requests))
 
@@ -490,7 +492,7 @@ def main(argv=None):
                 failures.append('%s: httpd exited (%s)' % (s.name, s.proc.returncode))
         result.update({
             'requests_answered': total, 'answers_by_class': recv, 'sent_by_class': sent,
-            'wrk_errors': errors, 'rss': growth,
+            'wrk_errors': side_errors, 'rss': growth,
             'warmup_seconds': round(t2 - t1, 1), 'measured_seconds': round(t3 - t2, 1),
             'requests_per_second': round(total / max(t3 - t1, 1e-6)),
             'idp_counts': dict(idp.counts),
