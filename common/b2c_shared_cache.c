@@ -14,7 +14,7 @@ struct b2c_shared_cache {
     const ap_socache_provider_t *provider;
     const char *arg;
     ap_socache_instance_t *instance;
-    apr_global_mutex_t *mutex;     /* single-flight fetches ("-fetch") */
+    apr_global_mutex_t *mutex;     /* lease check-and-set ("-fetch") */
     apr_global_mutex_t *io_mutex;  /* shmcb's lock ("-cache"), else NULL:
                                     * apart, so a slow fetch never blocks
                                     * cache reads */
@@ -159,16 +159,22 @@ apr_status_t b2c_shared_cache_remove(b2c_shared_cache_t *c, server_rec *s,
     return rv;
 }
 
-void b2c_shared_cache_lock(b2c_shared_cache_t *c)
+int b2c_shared_cache_take_lease(b2c_shared_cache_t *c, server_rec *s,
+                                const char *key, apr_time_t expiry,
+                                apr_pool_t *p)
 {
-    if (c && c->mutex)
-        apr_global_mutex_lock(c->mutex);
-}
+    char *val;
+    size_t len;
+    int mine;
 
-void b2c_shared_cache_unlock(b2c_shared_cache_t *c)
-{
-    if (c && c->mutex)
-        apr_global_mutex_unlock(c->mutex);
+    if (!c || !c->instance)
+        return 1;
+    apr_global_mutex_lock(c->mutex);
+    mine = b2c_shared_cache_get(c, s, key, 64, p, &val, &len) != APR_SUCCESS;
+    if (mine)
+        b2c_shared_cache_put(c, s, key, "1", 1, expiry, p);
+    apr_global_mutex_unlock(c->mutex);
+    return mine;
 }
 
 const char *b2c_shared_cache_name(const b2c_shared_cache_t *c)

@@ -44,9 +44,15 @@ apr_status_t b2c_shared_cache_put(b2c_shared_cache_t *c, server_rec *s,
 apr_status_t b2c_shared_cache_remove(b2c_shared_cache_t *c, server_rec *s,
                                      const char *key, apr_pool_t *p);
 
-/* Serialise work among this machine's processes (no-op without a mutex). */
-void b2c_shared_cache_lock(b2c_shared_cache_t *c);
-void b2c_shared_cache_unlock(b2c_shared_cache_t *c);
+/* Single flight for one piece of work (one URL, one client): 1 when the
+ * caller may do it, having left a lease entry that expires at expiry; 0
+ * when a process of this machine or a server of the fleet holds the lease.
+ * The check-and-set is atomic among this machine's processes (a short
+ * critical section under the PREFIX-fetch mutex, never held across the
+ * work itself); across a fleet it is best effort. Always 1 without cache. */
+int b2c_shared_cache_take_lease(b2c_shared_cache_t *c, server_rec *s,
+                                const char *key, apr_time_t expiry,
+                                apr_pool_t *p);
 
 /* What the cache is, for log lines ("shmcb", "redis:127.0.0.1:6379"). */
 const char *b2c_shared_cache_name(const b2c_shared_cache_t *c);

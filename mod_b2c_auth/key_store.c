@@ -2,10 +2,10 @@
  *
  * Locks: store->lock guards the table, the entries' fields and reference
  * counts, and is never held across I/O. e->fetch_lock serialises this
- * process's threads for one URL; the shared cache's global mutex then
- * serialises the machine's processes, and a lease entry in the cache the
- * fleet's servers. Whoever gets through first fetches and publishes; the
- * others find the result in the shared cache. */
+ * process's threads for one URL; a lease entry in the shared cache then
+ * the machine's processes and the fleet's servers. Whoever gets through first fetches and publishes; the
+ * others find the result in the shared cache. No lock is held across a
+ * fetch but e->fetch_lock, so a slow URL never delays another. */
 #include "key_store.h"
 #include "mod_b2c_auth.h"
 
@@ -361,19 +361,17 @@ static apr_status_t refresh_entry(b2c_key_store_t *store, entry_t *e,
     apr_time_t now;
     int log_now;
 
-    b2c_shared_cache_lock(store->cache);
-    if (adopt_shared(store, e, s, p, need_fresh)) {
-        b2c_shared_cache_unlock(store->cache);
+    if (adopt_shared(store, e, s, p, need_fresh))
         return APR_SUCCESS;
-    }
-    if (store->cache && wait_for_lease_holder(store, e, s, p)) {
-        b2c_shared_cache_unlock(store->cache);
+    /* One fetch per URL: whoever holds the lease fetches and publishes, the
+     * others wait (bounded) for that, and fetch themselves only if the
+     * holder vanished without a result. */
+    if (!b2c_shared_cache_take_lease(
+            store->cache, s, cache_key(p, "lease", e),
+            apr_time_now() + apr_time_from_msec(e->opts.fetch_timeout_ms) * 2,
+            p)
+        && wait_for_lease_holder(store, e, s, p))
         return APR_SUCCESS;
-    }
-    b2c_shared_cache_put(store->cache, s, cache_key(p, "lease", e), "1", 1,
-                         apr_time_now()
-                             + apr_time_from_msec(e->opts.fetch_timeout_ms) * 2,
-                         p);
     rv = fetch_documents(e, p, &issuer, &jwks, &jwks_len, &err);
     now = apr_time_now();
     if (rv == APR_SUCCESS
@@ -381,7 +379,6 @@ static apr_status_t refresh_entry(b2c_key_store_t *store, entry_t *e,
                == APR_SUCCESS)
         publish(store, e, s, p, issuer, jwks, now);
     b2c_shared_cache_remove(store->cache, s, cache_key(p, "lease", e), p);
-    b2c_shared_cache_unlock(store->cache);
 
     if (rv == APR_SUCCESS) {
         install(store, e, g, s, "fetched");

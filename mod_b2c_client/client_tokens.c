@@ -230,22 +230,19 @@ static void fetch_from_endpoint(b2c_client_tokens_t *t, client_state_t *cs,
 
 /* Get a token for cs: from the shared cache if another process or server
  * has a fresh one, else from the token endpoint, one fetch at a time per
- * machine (global mutex) and per fleet (lease). Caller holds fetch_lock. */
+ * machine and fleet (a lease entry per client). Caller holds fetch_lock. */
 static void fetch(b2c_client_tokens_t *t, client_state_t *cs, apr_pool_t *p)
 {
-    b2c_shared_cache_lock(t->cache);
-    if (adopt_shared(t, cs, p)
-        || (t->cache && wait_for_lease_holder(t, cs, p))) {
-        b2c_shared_cache_unlock(t->cache);
+    if (adopt_shared(t, cs, p))
         return;
-    }
-    b2c_shared_cache_put(t->cache, t->s, cache_key(p, "clease", cs), "1", 1,
-                         apr_time_now()
-                             + apr_time_from_msec(B2C_CLIENT_TIMEOUT_MS) * 2,
-                         p);
+    /* the lease is per client: a slow endpoint never delays another */
+    if (!b2c_shared_cache_take_lease(
+            t->cache, t->s, cache_key(p, "clease", cs),
+            apr_time_now() + apr_time_from_msec(B2C_CLIENT_TIMEOUT_MS) * 2, p)
+        && wait_for_lease_holder(t, cs, p))
+        return;
     fetch_from_endpoint(t, cs, p);
     b2c_shared_cache_remove(t->cache, t->s, cache_key(p, "clease", cs), p);
-    b2c_shared_cache_unlock(t->cache);
 }
 
 /* One token request for cs. */

@@ -33,8 +33,6 @@ Run: cd /work/main && /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/ht
 """
 
 import base64
-import hashlib
-import hmac
 import http.client
 import json
 import re

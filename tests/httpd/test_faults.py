@@ -38,7 +38,6 @@ import http.client
 import json
 import os
 import re
-import signal
 import socket
 import ssl
 import subprocess
@@ -53,7 +52,7 @@ import pytest
 
 import idp as idpmod
 from conftest import APACHE_BIN, AUD, AUD_URI, MINTED, MODULE_PATH, ROLE, assert_no_tokens_in
-from test_client import (SCOPE, assert_idp_token, bearer, echo_json,  # noqa: F401 (fixture)
+from test_client import (assert_idp_token, bearer, echo_json,  # noqa: F401 (fixture)
                          make_gateway, token_requests)
 
 MB = 1024 * 1024
