@@ -1,7 +1,7 @@
 /* The byte format of shared-cache entries: versioned, typed, line-based,
  * so a format change or another kind of entry is never misread, and a
- * corrupted or hostile cache server yields "not found", never a crash.
- * Pure: no httpd headers. */
+ * malformed entry yields "not found", never a crash. (Well-formed entries
+ * are believed: the cache itself must be trusted.) Pure: no httpd headers. */
 #ifndef B2C_CACHE_ENTRY_H
 #define B2C_CACHE_ENTRY_H
 

@@ -7,7 +7,24 @@
 #include <ap_socache.h>
 #include <apr_global_mutex.h>
 #include <apr_strings.h>
+#include <openssl/evp.h>
+#include <unistd.h>
 #include <util_mutex.h>
+
+/* Providers see SHA-256(key), not the key: shmcb picks its subcache by the
+ * first byte of the id, and all our keys start alike, so hashing spreads
+ * them over every subcache (and bounds id length for memcache). */
+#define ID_LEN 32
+
+static void cache_id(const char *key, unsigned char id[ID_LEN])
+{
+    static EVP_MD *md; /* fetched at the first init, before threads run */
+    unsigned int n = 0;
+
+    if (!md)
+        md = EVP_MD_fetch(NULL, "SHA256", NULL);
+    EVP_Digest(key, strlen(key), id, &n, md ? md : EVP_sha256(), NULL);
+}
 
 struct b2c_shared_cache {
     const char *spec;
@@ -75,6 +92,10 @@ apr_status_t b2c_shared_cache_init(b2c_shared_cache_t *c, const char *name,
         *err = "cannot create its global mutexes";
         return rv;
     }
+    {
+        unsigned char id[ID_LEN];
+        cache_id("", id); /* fetch the digest now, single-threaded */
+    }
     rv = c->provider->init(c->instance, name, &hints, s, pconf);
     if (rv != APR_SUCCESS)
         *err = "cannot initialise the cache provider";
@@ -108,16 +129,16 @@ apr_status_t b2c_shared_cache_get(b2c_shared_cache_t *c, server_rec *s,
                                   const char *key, size_t max, apr_pool_t *p,
                                   char **val, size_t *len)
 {
-    unsigned char *buf;
+    unsigned char *buf, id[ID_LEN];
     unsigned int n = (unsigned int)max;
     apr_status_t rv;
 
     if (!c || !c->instance)
         return APR_NOTFOUND;
     buf = apr_palloc(p, max + 1);
+    cache_id(key, id);
     io_lock(c);
-    rv = c->provider->retrieve(c->instance, s, (const unsigned char *)key,
-                               (unsigned int)strlen(key), buf, &n, p);
+    rv = c->provider->retrieve(c->instance, s, id, ID_LEN, buf, &n, p);
     io_unlock(c);
     if (rv != APR_SUCCESS)
         return rv == APR_NOTFOUND ? rv : APR_NOTFOUND;
@@ -133,13 +154,17 @@ apr_status_t b2c_shared_cache_put(b2c_shared_cache_t *c, server_rec *s,
                                   const char *key, const char *val, size_t len,
                                   apr_time_t expiry, apr_pool_t *p)
 {
+    unsigned char id[ID_LEN];
     apr_status_t rv;
 
     if (!c || !c->instance)
         return APR_ENOTIMPL;
+    /* some providers store whole seconds: keep at least one */
+    if (expiry < apr_time_now() + apr_time_from_sec(1))
+        expiry = apr_time_now() + apr_time_from_sec(1);
+    cache_id(key, id);
     io_lock(c);
-    rv = c->provider->store(c->instance, s, (const unsigned char *)key,
-                            (unsigned int)strlen(key), expiry,
+    rv = c->provider->store(c->instance, s, id, ID_LEN, expiry,
                             (unsigned char *)val, (unsigned int)len, p);
     io_unlock(c);
     return rv;
@@ -148,13 +173,14 @@ apr_status_t b2c_shared_cache_put(b2c_shared_cache_t *c, server_rec *s,
 apr_status_t b2c_shared_cache_remove(b2c_shared_cache_t *c, server_rec *s,
                                      const char *key, apr_pool_t *p)
 {
+    unsigned char id[ID_LEN];
     apr_status_t rv;
 
     if (!c || !c->instance)
         return APR_ENOTIMPL;
+    cache_id(key, id);
     io_lock(c);
-    rv = c->provider->remove(c->instance, s, (const unsigned char *)key,
-                             (unsigned int)strlen(key), p);
+    rv = c->provider->remove(c->instance, s, id, ID_LEN, p);
     io_unlock(c);
     return rv;
 }
@@ -163,17 +189,26 @@ int b2c_shared_cache_take_lease(b2c_shared_cache_t *c, server_rec *s,
                                 const char *key, apr_time_t expiry,
                                 apr_pool_t *p)
 {
-    char *val;
+    char *val, *nonce;
     size_t len;
     int mine;
 
     if (!c || !c->instance)
         return 1;
+    nonce = apr_psprintf(p, "%" APR_PID_T_FMT ".%" APR_TIME_T_FMT ".%pp",
+                         getpid(), apr_time_now(), (void *)&nonce);
     apr_global_mutex_lock(c->mutex);
     mine = b2c_shared_cache_get(c, s, key, 64, p, &val, &len) != APR_SUCCESS;
     if (mine)
-        b2c_shared_cache_put(c, s, key, "1", 1, expiry, p);
+        b2c_shared_cache_put(c, s, key, nonce, strlen(nonce), expiry, p);
     apr_global_mutex_unlock(c->mutex);
+    /* A cache shared by a fleet has no atomic check-and-set here: let racing
+     * servers' writes land, then the one whose nonce stayed goes ahead. */
+    if (mine && !c->io_mutex) {
+        apr_sleep(apr_time_from_msec(20));
+        mine = b2c_shared_cache_get(c, s, key, 64, p, &val, &len) != APR_SUCCESS
+               || !strcmp(val, nonce);
+    }
     return mine;
 }
 

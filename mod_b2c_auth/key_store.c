@@ -29,6 +29,7 @@
 
 typedef struct generation {
     b2c_keyset_t keyset;      /* first: requests get &generation->keyset */
+    const char *jwks_text;    /* as served, to republish it */
     apr_pool_t *pool;         /* unmanaged; destroyed with the last ref */
     unsigned refs;
 } generation_t;
@@ -201,6 +202,7 @@ static apr_status_t build_generation(const char *issuer, const char *jwks_text,
     g->keyset.issuer = apr_pstrdup(gp, issuer);
     g->keyset.jwks = jwks;
     g->keyset.fetched = fetched;
+    g->jwks_text = apr_pstrmemdup(gp, jwks_text, len);
     *out = g;
     return APR_SUCCESS;
 }
@@ -325,6 +327,15 @@ static int adopt_shared(b2c_key_store_t *store, entry_t *e, server_rec *s,
     if (g)
         apr_pool_destroy(g->pool);
     return 0;
+}
+
+static int lease_present(b2c_key_store_t *store, const entry_t *e,
+                         server_rec *s, apr_pool_t *p)
+{
+    char *buf;
+    size_t len;
+    return b2c_shared_cache_get(store->cache, s, cache_key(p, "lease", e), 64,
+                                p, &buf, &len) == APR_SUCCESS;
 }
 
 /* Another server of the fleet holds the lease: wait (bounded) for what it
@@ -507,8 +518,12 @@ apr_status_t b2c_key_store_refresh(b2c_key_store_t *store, request_rec *r,
     apr_thread_mutex_unlock(store->lock);
 
     if (rv != APR_SUCCESS) {
-        /* Newer keys from another process need no fetch and no quota. */
-        if (adopt_shared(store, e, r->server, r->pool, 0))
+        /* Newer keys from another process need no fetch and no quota; a
+         * fetch in progress elsewhere (the new key being published right
+         * now) is worth its bounded wait. */
+        if (adopt_shared(store, e, r->server, r->pool, 0)
+            || (lease_present(store, e, r->server, r->pool)
+                && wait_for_lease_holder(store, e, r->server, r->pool)))
             rv = APR_SUCCESS;
         else if (allowed
                  && fleet_kid_refresh_allowed(store, e, r->server, r->pool)
@@ -526,10 +541,38 @@ apr_status_t b2c_key_store_refresh(b2c_key_store_t *store, request_rec *r,
     return rv;
 }
 
+/* A shared cache under pressure may evict the keys entry: put ours back,
+ * so that a process started later (or during an outage) still finds it. */
+static void republish_if_missing(b2c_key_store_t *store, entry_t *e,
+                                 server_rec *s, apr_pool_t *p)
+{
+    generation_t *g;
+    char *buf;
+    size_t len;
+
+    if (!store->cache
+        || b2c_shared_cache_get(store->cache, s, cache_key(p, "keys", e),
+                                SHARED_ENTRY_MAX_BYTES, p, &buf, &len)
+               == APR_SUCCESS)
+        return;
+    apr_thread_mutex_lock(store->lock);
+    g = e->current;
+    if (g)
+        g->refs++;
+    apr_thread_mutex_unlock(store->lock);
+    if (!g)
+        return;
+    publish(store, e, s, p, g->keyset.issuer, g->jwks_text, g->keyset.fetched);
+    apr_thread_mutex_lock(store->lock);
+    generation_unref_locked(g);
+    apr_thread_mutex_unlock(store->lock);
+}
+
 void b2c_key_store_maintain(b2c_key_store_t *store, server_rec *s,
                             apr_pool_t *p)
 {
     apr_array_header_t *due = apr_array_make(p, 4, sizeof(entry_t *));
+    apr_array_header_t *known = apr_array_make(p, 4, sizeof(entry_t *));
     apr_hash_index_t *hi;
     apr_time_t now = apr_time_now();
     int i;
@@ -543,8 +586,12 @@ void b2c_key_store_maintain(b2c_key_store_t *store, server_rec *s,
             ahead = apr_time_from_sec(60);
         if (e->current && now >= e->retry_at && now >= e->next_refresh - ahead)
             APR_ARRAY_PUSH(due, entry_t *) = e;
+        else if (e->current)
+            APR_ARRAY_PUSH(known, entry_t *) = e;
     }
     apr_thread_mutex_unlock(store->lock);
+    for (i = 0; i < known->nelts; i++)
+        republish_if_missing(store, APR_ARRAY_IDX(known, i, entry_t *), s, p);
     for (i = 0; i < due->nelts; i++) {
         entry_t *e = APR_ARRAY_IDX(due, i, entry_t *);
         if (apr_thread_mutex_trylock(e->fetch_lock) == APR_SUCCESS) {

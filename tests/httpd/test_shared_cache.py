@@ -3,10 +3,12 @@ shared by the processes of one httpd (shmcb) and by a fleet of httpds (a real re
 memcached on loopback, started and stopped by these tests by PID, never the system services).
 
 Every multi-process test runs 3 children (StartServers = ServerLimit = 3, 16 threads each;
-mod_watchdog is built into Debian's httpd) and drives bounded concurrent load (16 threads x 50 requests); every
-wait is polled with a deadline.
+mod_watchdog is built into Debian's httpd) and drives bounded concurrent load (16 threads x
+50 requests); every wait is polled with a deadline. Where a test needs the client module,
+/gw/ on the same httpd proxies to its own protected /conf/api/ with a client token.
 
-Run:   cd /work/main && /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/httpd/test_shared_cache.py
+Run:   cd /work/main && /usr/bin/python3 -m pytest -q -p no:cacheprovider \
+         tests/httpd/test_shared_cache.py
 Needs: Debian's apache2 (mod_socache_shmcb/redis/memcache), redis-server
        (which brings redis-tools) and memcached; the suite FAILS (never skips) without them.
 """
@@ -392,13 +394,16 @@ def test_children_share_one_jwks_fetch_and_one_token_request(idp, make_server):
 
 
 def test_cache_none_is_per_process(idp, make_server):
-    h = make_server(idp, server_lines=['B2CAuthCache none']).start()
+    """B2CAuthCache none / B2CClientCache none: each process fetches for itself, at most once."""
+    h = make_server(idp, server_lines=['B2CAuthCache none'], client=True,
+                    client_lines=['B2CClientCache none']).start()
     tokens = [idp.mint() for _ in range(40)]
-    res = load(h.port, mixed_job(idp, tokens, gateway=False))
+    res = load(h.port, mixed_job(idp, tokens))
     assert not failures(res), failures(res)[:10]
     fetchers = pids_of('\n'.join(fetched_lines(h.error_log())), '01001')
     c = idp_counts(idp)
     assert 1 <= c['jwks'] <= PROCS and c['metadata'] == c['jwks'], c
+    assert 1 <= c['token'] <= PROCS, c
     assert len(fetchers) == len(set(fetchers)) == c['jwks'], fetchers   # once per process
     assert 'taken from the shared cache' not in h.error_log()
 

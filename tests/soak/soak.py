@@ -430,7 +430,10 @@ def main(argv=None):
         result['token_files'] = write_tokens(idp, tokdir, n_valid)
         log('soak: tokens minted in %.1fs: %s' % (time.monotonic() - t0, result['token_files']))
 
-        api = Server(workdir, 'api', API_MODULES, api_body(idp, cache_entries)).start()
+        # 2 x 64 workers: more than the wrk connections plus the gateway's backend
+        # connections, so the event MPM never closes idle keep-alive connections early
+        api = Server(workdir, 'api', API_MODULES, api_body(idp, cache_entries),
+                     threads=64).start()
         gw = Server(workdir, 'gw', GW_MODULES, '')
         gw.body = gw_body(idp, api.port, gw.secret_file(idpmod.CLIENT_SECRET))
         gw.start()
