@@ -54,15 +54,18 @@ static const char *open_error(apr_pool_t *p, const char *what, const char *file)
                         apr_strerror(rv, buf, sizeof(buf)));
 }
 
-static const char *digest_b64url(apr_pool_t *p, const EVP_MD *md,
+/* Fetched and freed here rather than EVP_sha1()'s implicit fetch, which
+ * leaves an object behind for the life of the process. */
+static const char *digest_b64url(apr_pool_t *p, const char *name,
                                  const unsigned char *der, size_t len)
 {
     unsigned char out[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
+    EVP_MD *md = EVP_MD_fetch(NULL, name, NULL);
+    int ok = md && EVP_Digest(der, len, out, &n, md, NULL) == 1;
 
-    if (EVP_Digest(der, len, out, &n, md, NULL) != 1)
-        return NULL;
-    return b2c_b64url_encode(p, out, n);
+    EVP_MD_free(md);
+    return ok ? b2c_b64url_encode(p, out, n) : NULL;
 }
 
 apr_status_t b2c_client_cert_load(apr_pool_t *p, const char *cert_file,
@@ -125,8 +128,8 @@ apr_status_t b2c_client_cert_load(apr_pool_t *p, const char *cert_file,
         goto fail;
     }
     if ((der_len = i2d_X509(x509, &der)) <= 0 ||
-        (x5t = digest_b64url(p, EVP_sha1(), der, (size_t)der_len)) == NULL ||
-        (x5t_s256 = digest_b64url(p, EVP_sha256(), der, (size_t)der_len)) == NULL) {
+        (x5t = digest_b64url(p, "SHA1", der, (size_t)der_len)) == NULL ||
+        (x5t_s256 = digest_b64url(p, "SHA256", der, (size_t)der_len)) == NULL) {
         *err = apr_psprintf(p, "cannot hash the certificate in %s", cert_file);
         goto fail;
     }

@@ -499,7 +499,7 @@ static void child_init(apr_pool_t *pchild, server_rec *s)
 
     shared_cache = sc->cache;
     b2c_shared_cache_child_init(shared_cache, pchild);
-    b2c_token_cache_prepare();
+    b2c_token_cache_prepare(pchild);
     if (b2c_key_store_create(pchild, shared_cache, have_watchdog, &key_store)
             != APR_SUCCESS
         || b2c_token_cache_create(

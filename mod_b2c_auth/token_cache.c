@@ -24,10 +24,28 @@ struct b2c_token_cache {
     int nfree;
 };
 
+static void drop_locked(b2c_token_cache_t *c, entry_t *e);
+
+/* At process exit: release the claims the entries hold. */
+static apr_status_t release_entries(void *baton)
+{
+    b2c_token_cache_t *c = baton;
+    apr_hash_index_t *hi, *next;
+
+    apr_thread_mutex_lock(c->lock);
+    for (hi = apr_hash_first(NULL, c->table); hi; hi = next) {
+        next = apr_hash_next(hi);
+        drop_locked(c, apr_hash_this_val(hi));
+    }
+    apr_thread_mutex_unlock(c->lock);
+    return APR_SUCCESS;
+}
+
 apr_status_t b2c_token_cache_create(apr_pool_t *p, int max_entries,
                                     b2c_token_cache_t **out)
 {
     b2c_token_cache_t *c = apr_pcalloc(p, sizeof(*c));
+    apr_status_t rv;
     int i;
 
     c->pool = p;
@@ -43,7 +61,11 @@ apr_status_t b2c_token_cache_create(apr_pool_t *p, int max_entries,
         c->nfree = max_entries;
     }
     *out = c;
-    return apr_thread_mutex_create(&c->lock, APR_THREAD_MUTEX_DEFAULT, p);
+    rv = apr_thread_mutex_create(&c->lock, APR_THREAD_MUTEX_DEFAULT, p);
+    /* registered after the mutex, so it runs before the mutex is gone */
+    if (rv == APR_SUCCESS)
+        apr_pool_cleanup_register(p, c, release_entries, apr_pool_cleanup_null);
+    return rv;
 }
 
 int b2c_token_cache_enabled(const b2c_token_cache_t *c)
@@ -53,17 +75,25 @@ int b2c_token_cache_enabled(const b2c_token_cache_t *c)
 
 /* OpenSSL 3 looks the digest up (under a lock) on every init given
  * EVP_sha256(); fetch it once per process instead. */
+static EVP_MD *sha256_md; /* set in child_init, before any thread runs */
+
 static const EVP_MD *sha256(void)
 {
-    static EVP_MD *md; /* set in child_init, before any thread runs */
-    if (!md)
-        md = EVP_MD_fetch(NULL, "SHA256", NULL);
-    return md ? md : EVP_sha256();
+    return sha256_md ? sha256_md : EVP_sha256();
 }
 
-void b2c_token_cache_prepare(void)
+static apr_status_t free_sha256(void *unused)
 {
-    (void)sha256();
+    EVP_MD_free(sha256_md);
+    sha256_md = NULL;
+    return APR_SUCCESS;
+}
+
+void b2c_token_cache_prepare(apr_pool_t *pchild)
+{
+    if (!sha256_md && (sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL)))
+        apr_pool_cleanup_register(pchild, NULL, free_sha256,
+                                  apr_pool_cleanup_null);
 }
 
 void b2c_token_cache_key(const char *context, const char *token, size_t len,

@@ -16,7 +16,7 @@ apr_status_t b2c_token_cache_create(apr_pool_t *p, int max_entries,
                                     b2c_token_cache_t **out);
 
 /* Call once per process before threads start (child_init). */
-void b2c_token_cache_prepare(void);
+void b2c_token_cache_prepare(apr_pool_t *pchild);
 
 /* 0 when configured with no entries (B2CAuthTokenCacheEntries 0). */
 int b2c_token_cache_enabled(const b2c_token_cache_t *cache);

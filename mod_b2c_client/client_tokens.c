@@ -69,6 +69,30 @@ static const char *token_cache_id(apr_pool_t *p, const b2c_client_def_t *d)
     return hex(p, digest, sizeof(digest));
 }
 
+/* At process exit: free what was malloc'ed for the clients. The watchdog
+ * thread may still be mid-fetch: the token is swapped under its lock, and
+ * an endpoint in use (fetch_lock busy) is left to the exit. */
+static apr_status_t free_states(void *baton)
+{
+    b2c_client_tokens_t *t = baton;
+    int i;
+
+    for (i = 0; i < t->n; i++) {
+        client_state_t *cs = &t->states[i];
+        apr_thread_mutex_lock(cs->lock);
+        free(cs->token);
+        cs->token = NULL;
+        apr_thread_mutex_unlock(cs->lock);
+        if (apr_thread_mutex_trylock(cs->fetch_lock) == APR_SUCCESS) {
+            if (cs->token_endpoint != cs->def->token_endpoint)
+                free((char *)cs->token_endpoint);
+            cs->token_endpoint = cs->def->token_endpoint;
+            apr_thread_mutex_unlock(cs->fetch_lock);
+        }
+    }
+    return APR_SUCCESS;
+}
+
 apr_status_t b2c_client_tokens_create(apr_pool_t *p, server_rec *s,
                                       b2c_shared_cache_t *cache,
                                       const apr_array_header_t *defs,
@@ -92,6 +116,7 @@ apr_status_t b2c_client_tokens_create(apr_pool_t *p, server_rec *s,
                                        APR_THREAD_MUTEX_DEFAULT, p))
             return APR_ENOMEM;
     }
+    apr_pool_cleanup_register(p, t, free_states, apr_pool_cleanup_null);
     *out = t;
     return APR_SUCCESS;
 }

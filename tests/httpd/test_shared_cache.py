@@ -205,21 +205,38 @@ class Redis:
             s.sendall(_resp_encode(args))
             return _RespReader(s).read()
 
-    def keys(self, namespace='b2c_auth'):
-        """{decoded socache id: raw redis key} for one socache namespace (mod_socache_redis
-        stores NAMESPACE:hex(id))."""
+    def entries(self, namespace='b2c_auth'):
+        """{raw redis key: value} for one socache namespace. mod_socache_redis stores
+        NAMESPACE:hex(id) and the modules' ids are SHA-256 of their key strings, so the
+        names say nothing: tell entries by value (entry_kind)."""
         out, cursor = {}, '0'
         for _ in range(1000):
             cursor, batch = self.cmd('SCAN', cursor, 'MATCH', namespace + ':*', 'COUNT', 1000)
             for k in batch:
-                try:
-                    out[bytes.fromhex(k.decode().split(':', 1)[1]).decode()] = k
-                except ValueError:
-                    out[k.decode()] = k
+                v = self.cmd('GET', k)
+                if v is not None:
+                    out[k] = v
             cursor = cursor.decode() if isinstance(cursor, bytes) else cursor
             if cursor == '0':
                 break
         return out
+
+    def of_kind(self, kind, namespace='b2c_auth'):
+        """Raw redis keys of the entries of one kind (see entry_kind)."""
+        return [k for k, v in self.entries(namespace).items() if entry_kind(v) == kind]
+
+
+def entry_kind(value):
+    """What a stored value is: 'keys', 'claims', 'ctoken' (b2c1 KIND\n...), 'kid' (the
+    unknown-kid marker, "1") or 'lease' (a nonce, anything else)."""
+    m = re.match(rb'b2c1 (\w+)\n', value)
+    return m.group(1).decode() if m else 'kid' if value == b'1' else 'lease'
+
+
+def redis_key(key, namespace='b2c_auth'):
+    """The redis key under which mod_socache_redis stores one of the modules' keys
+    ("b2c:lease:<hex>"): the providers see SHA-256(key) as the id."""
+    return (namespace + ':' + hashlib.sha256(key.encode()).hexdigest()).encode()
 
 
 class Memcached:
@@ -627,9 +644,9 @@ def test_fleet_one_fetch(idp, make_server, workdir, backend):
             [(x.name, [l for l in x.error_log().splitlines() if 'B2C02101' in l])
              for x in (a, b)])
         if backend == 'redis':
-            kinds = {k.split(':')[1] for k in server.keys()}
-            assert {'keys', 'tok'} <= kinds, server.keys()
-            assert server.keys('b2c_client'), 'no client token in redis'
+            kinds = {entry_kind(v) for v in server.entries().values()}
+            assert {'keys', 'claims'} <= kinds, (kinds, server.entries())
+            assert server.of_kind('ctoken', 'b2c_client'), 'no client token in redis'
     finally:
         server.stop()
 
@@ -641,11 +658,14 @@ def test_shared_verdict_used_by_second_server_without_keys(idp, make_server, red
     a = make_server(idp, procs=1, server_lines=['B2CAuthCache redis:%s' % redis.spec]).start()
     tok = idp.mint()
     assert a.api(tok).status == 200
-    keys = redis.keys()
-    assert [k for k in keys if k.startswith('b2c:tok:')], keys
-    for k, raw in keys.items():
-        if not k.startswith('b2c:tok:'):
+    # A stopped first: its watchdog would put a deleted keys entry back within a second
+    a.stop()
+    entries = redis.entries()
+    assert [k for k, v in entries.items() if entry_kind(v) == 'claims'], entries
+    for raw, v in entries.items():
+        if entry_kind(v) != 'claims':
             redis.cmd('DEL', raw)
+    assert not redis.of_kind('keys'), redis.entries()
     idp.outage(True)
     b = make_server(idp, procs=1, server_lines=['B2CAuthCache redis:%s' % redis.spec]).start()
     before = idp_counts(idp)
@@ -679,11 +699,11 @@ def test_corrupted_cache_entries(idp, make_server, redis):
     bad_aud = idp.mint(aud='api://someone-else')
     assert a.api(tok).status == 200
     assert a.api(bad_aud).status == 401
-    entries = redis.keys()
-    assert {k.split(':')[1] for k in entries} >= {'keys', 'tok'}, entries
+    entries = redis.entries()
+    assert {entry_kind(v) for v in entries.values()} >= {'keys', 'claims'}, entries
     results = []
     for name, junk in GARBAGE.items():
-        for raw in redis.keys().values():
+        for raw in redis.entries():
             redis.cmd('SET', raw, junk, 'EX', 600)
         # a fresh server must read them (no keys, no verdicts in its memory yet)
         b = make_server(idp, procs=1, server_lines=[spec]).start()
@@ -701,15 +721,19 @@ def test_corrupted_cache_entries(idp, make_server, redis):
 
     # a stuck fetch lease (garbage, long TTL) delays a fetch by at most 2 x B2CAuthFetchTimeout
     cache_id = hashlib.sha256(('c' + idp.metadata_url()).encode()).hexdigest()
-    assert 'b2c:keys:' + cache_id in entries, (cache_id, entries)   # the key names we assume
-    for raw in redis.keys().values():
+    # the key names we assume: redis_key('b2c:KIND:<cache id>')
+    assert entry_kind(entries.get(redis_key('b2c:keys:' + cache_id), b'')) == 'keys', (
+        cache_id, redis_key('b2c:keys:' + cache_id), entries)
+    a.stop()            # its watchdog would republish the keys entry deleted here
+    for raw in redis.entries():
         redis.cmd('DEL', raw)
-    redis.cmd('SET', 'b2c_auth:' + ('b2c:lease:' + cache_id).encode().hex(), 'junk', 'EX', 600)
+    redis.cmd('SET', redis_key('b2c:lease:' + cache_id), 'junk', 'EX', 600)
     c = make_server(idp, procs=1, server_lines=[spec, 'B2CAuthFetchTimeout 1']).start()
     t0 = time.monotonic()
     r = c.api(idp.mint())
     took = time.monotonic() - t0
     assert r.status == 200 and took < 2 * 1 + 1.5, (r, took)
+    assert took > 1.5, ('the stuck lease was not waited for: wrong lease name?', took)
 
 
 def test_redis_restart_mid_load(idp, make_server, redis):
@@ -737,7 +761,7 @@ def test_redis_restart_mid_load(idp, make_server, redis):
     assert not failures(res), (len(failures(res)), failures(res)[:10])
     # back in use: a refresh publishes the keys again
     t_end = time.time()
-    back = poll(lambda: any(k.startswith('b2c:keys:') for k in redis.keys()), 15, 0.5)
+    back = poll(lambda: redis.of_kind('keys'), 15, 0.5)
     if os.environ.get('B2C_DEBUG'):
         print('redis back at +%.1f s, keys there again +%.1f s after the load' % (
             events[1][1] - events[0][1], time.time() - t_end))
