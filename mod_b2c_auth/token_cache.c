@@ -34,8 +34,9 @@ static apr_status_t release_entries(void *baton)
 
     apr_thread_mutex_lock(c->lock);
     for (hi = apr_hash_first(NULL, c->table); hi; hi = next) {
+        entry_t *e = apr_hash_this_val(hi); /* before next(): it moves hi */
         next = apr_hash_next(hi);
-        drop_locked(c, apr_hash_this_val(hi));
+        drop_locked(c, e);
     }
     apr_thread_mutex_unlock(c->lock);
     return APR_SUCCESS;
