@@ -351,9 +351,11 @@ static int wait_for_lease_holder(b2c_key_store_t *store, entry_t *e,
     while (apr_time_now() < until) {
         if (adopt_shared(store, e, s, p, 0))
             return 1;
+        /* The holder publishes before it drops the lease: once the lease
+         * is gone, one more look finds its result if it had one. */
         if (b2c_shared_cache_get(store->cache, s, cache_key(p, "lease", e), 64,
                                  p, &buf, &len) != APR_SUCCESS)
-            return 0; /* lease gone without a result: fetch ourselves */
+            return adopt_shared(store, e, s, p, 0);
         apr_sleep(LEASE_POLL);
     }
     return 0;
@@ -380,9 +382,15 @@ static apr_status_t refresh_entry(b2c_key_store_t *store, entry_t *e,
     if (!b2c_shared_cache_take_lease(
             store->cache, s, cache_key(p, "lease", e),
             apr_time_now() + apr_time_from_msec(e->opts.fetch_timeout_ms) * 2,
-            p)
-        && wait_for_lease_holder(store, e, s, p))
+            p)) {
+        if (wait_for_lease_holder(store, e, s, p))
+            return APR_SUCCESS;
+    }
+    else if (adopt_shared(store, e, s, p, need_fresh)) {
+        /* won the lease just after another holder published and left */
+        b2c_shared_cache_remove(store->cache, s, cache_key(p, "lease", e), p);
         return APR_SUCCESS;
+    }
     rv = fetch_documents(e, p, &issuer, &jwks, &jwks_len, &err);
     now = apr_time_now();
     if (rv == APR_SUCCESS

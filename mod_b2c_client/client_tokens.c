@@ -242,9 +242,10 @@ static int wait_for_lease_holder(b2c_client_tokens_t *t, client_state_t *cs,
     while (apr_time_now() < until) {
         if (adopt_shared(t, cs, p))
             return 1;
+        /* the holder publishes before it drops the lease */
         if (b2c_shared_cache_get(t->cache, t->s, cache_key(p, "clease", cs), 64,
                                  p, &buf, &len) != APR_SUCCESS)
-            return 0;
+            return adopt_shared(t, cs, p);
         apr_sleep(apr_time_from_msec(50));
     }
     return 0;
@@ -263,9 +264,15 @@ static void fetch(b2c_client_tokens_t *t, client_state_t *cs, apr_pool_t *p)
     /* the lease is per client: a slow endpoint never delays another */
     if (!b2c_shared_cache_take_lease(
             t->cache, t->s, cache_key(p, "clease", cs),
-            apr_time_now() + apr_time_from_msec(B2C_CLIENT_TIMEOUT_MS) * 2, p)
-        && wait_for_lease_holder(t, cs, p))
+            apr_time_now() + apr_time_from_msec(B2C_CLIENT_TIMEOUT_MS) * 2, p)) {
+        if (wait_for_lease_holder(t, cs, p))
+            return;
+    }
+    else if (adopt_shared(t, cs, p)) {
+        /* won the lease just after another holder published and left */
+        b2c_shared_cache_remove(t->cache, t->s, cache_key(p, "clease", cs), p);
         return;
+    }
     fetch_from_endpoint(t, cs, p);
     b2c_shared_cache_remove(t->cache, t->s, cache_key(p, "clease", cs), p);
 }
