@@ -107,3 +107,17 @@ void b2c_sha256(const void *data, size_t len, unsigned char out[32])
     if (EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) != 1)
         memset(out, 0, 32);
 }
+
+char *b2c_hex_encode(apr_pool_t *p, const unsigned char *in, size_t n)
+{
+    static const char digits[] = "0123456789abcdef";
+    char *s = apr_palloc(p, 2 * n + 1);
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        s[2 * i] = digits[in[i] >> 4];
+        s[2 * i + 1] = digits[in[i] & 15];
+    }
+    s[2 * n] = '\0';
+    return s;
+}

@@ -16,6 +16,9 @@ apr_status_t b2c_b64url_decode(apr_pool_t *p, const char *in, size_t inlen,
 /* base64url without padding, NUL-terminated. */
 char *b2c_b64url_encode(apr_pool_t *p, const unsigned char *in, size_t inlen);
 
+/* Lower-case hex of n bytes, NUL-terminated. */
+char *b2c_hex_encode(apr_pool_t *p, const unsigned char *in, size_t n);
+
 /* SHA-256 of data into out[32]. */
 void b2c_sha256(const void *data, size_t len, unsigned char out[32]);
 

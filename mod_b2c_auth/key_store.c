@@ -100,19 +100,6 @@ static const b2c_keyset_t *lend_locked(b2c_key_store_t *store, entry_t *e,
     return &e->current->keyset;
 }
 
-static const char *hex(apr_pool_t *p, const unsigned char *b, size_t n)
-{
-    static const char digits[] = "0123456789abcdef";
-    char *s = apr_palloc(p, 2 * n + 1);
-    size_t i;
-    for (i = 0; i < n; i++) {
-        s[2 * i] = digits[b[i] >> 4];
-        s[2 * i + 1] = digits[b[i] & 15];
-    }
-    s[2 * n] = '\0';
-    return s;
-}
-
 /* Entries for the same URL from httpd.conf and from .htaccess are kept
  * apart: only the latter carry the same-origin rule. */
 static entry_t *entry_locked(b2c_key_store_t *store, apr_pool_t *tmp,
@@ -128,7 +115,7 @@ static entry_t *entry_locked(b2c_key_store_t *store, apr_pool_t *tmp,
         e = apr_pcalloc(store->pool, sizeof(*e));
         e->url = apr_pstrdup(store->pool, url);
         b2c_sha256(key, strlen(key), digest);
-        e->cache_id = hex(store->pool, digest, sizeof(digest));
+        e->cache_id = b2c_hex_encode(store->pool, digest, sizeof(digest));
         apr_thread_mutex_create(&e->fetch_lock, APR_THREAD_MUTEX_DEFAULT,
                                 store->pool);
         apr_hash_set(store->entries, apr_pstrdup(store->pool, key),

@@ -20,6 +20,7 @@
 #include "b2c_http.h"
 #include "b2c_cache_entry.h"
 #include "b2c_json.h"
+#include "b2c_util.h"
 #include "b2c_validate.h"
 #include "key_store.h"
 #include "token_cache.h"
@@ -107,17 +108,8 @@ static void key_store_options(request_rec *r, const b2c_auth_dir_conf_t *c,
 
 static const char *hex_key(apr_pool_t *p, const unsigned char *key)
 {
-    static const char digits[] = "0123456789abcdef";
-    char *s = apr_palloc(p, 2 * B2C_TOKEN_KEY_LEN + 9), *w;
-    int i;
-
-    w = s + sprintf(s, "b2c:tok:");
-    for (i = 0; i < B2C_TOKEN_KEY_LEN; i++) {
-        *w++ = digits[key[i] >> 4];
-        *w++ = digits[key[i] & 15];
-    }
-    *w = '\0';
-    return s;
+    return apr_pstrcat(p, "b2c:tok:", b2c_hex_encode(p, key, B2C_TOKEN_KEY_LEN),
+                       NULL);
 }
 
 /* A verdict another process (or server) reached for this token under this

@@ -43,19 +43,6 @@ struct b2c_client_tokens {
     client_state_t *states;
 };
 
-static const char *hex(apr_pool_t *p, const unsigned char *b, size_t n)
-{
-    static const char digits[] = "0123456789abcdef";
-    char *s = apr_palloc(p, 2 * n + 1);
-    size_t i;
-    for (i = 0; i < n; i++) {
-        s[2 * i] = digits[b[i] >> 4];
-        s[2 * i + 1] = digits[b[i] & 15];
-    }
-    s[2 * n] = '\0';
-    return s;
-}
-
 /* Tokens are shared between processes (and servers) only for the same
  * client, credentials' owner, endpoint and scopes. */
 static const char *token_cache_id(apr_pool_t *p, const b2c_client_def_t *d)
@@ -66,7 +53,7 @@ static const char *token_cache_id(apr_pool_t *p, const b2c_client_def_t *d)
         d->token_endpoint ? d->token_endpoint : d->discovery_url, "\n",
         apr_array_pstrcat(p, d->scopes, ' '), NULL);
     b2c_sha256(what, strlen(what), digest);
-    return hex(p, digest, sizeof(digest));
+    return b2c_hex_encode(p, digest, sizeof(digest));
 }
 
 /* At process exit: free what was malloc'ed for the clients. The watchdog

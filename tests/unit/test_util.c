@@ -112,6 +112,9 @@ START_TEST(sha256_vector)
     b2c_sha256("abc", 3, h);
     ck_assert_str_eq(b2c_b64url_encode(ut_pool, h, 32),
                      "ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0");
+    ck_assert_str_eq(b2c_hex_encode(ut_pool, h, 32),
+                     "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    ck_assert_str_eq(b2c_hex_encode(ut_pool, h, 0), "");
 }
 END_TEST
 
