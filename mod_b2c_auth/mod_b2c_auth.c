@@ -288,7 +288,7 @@ static int authenticate(request_rec *r)
                           "token rejected (%s): %s%s",
                           b2c_token_status_name(res.status), res.reason,
                           res.status == B2C_TOKEN_FOREIGN
-                              ? " — the caller sent a token minted for another"
+                              ? "; the caller sent a token minted for another"
                                 " resource (such as Microsoft Graph) instead"
                                 " of one for this API"
                               : "");
