@@ -271,27 +271,10 @@ def start_idp():
 
 # ----------------------------------------------------------------------------- tokens
 
-_MINT = {}
-
-
-def _mint_chunk(n):
-    # a forked worker: the parent's IdP (its keys) is inherited, not pickled
-    return [_MINT['idp'].mint('v2', **_MINT['kw']) for _ in range(n)]
-
-
 def mint_parallel(idp, n, **kw):
-    """n distinct signed tokens, on all cores."""
-    import multiprocessing
-    _MINT.update(idp=idp, kw=kw)
-    workers = max(1, min(os.cpu_count() or 1, n // 200 or 1))
-    chunks = [n // workers + (1 if i < n % workers else 0) for i in range(workers)]
-    if workers == 1:
-        return _mint_chunk(n)
-    with multiprocessing.get_context('fork').Pool(workers) as pool:
-        out = []
-        for part in pool.map(_mint_chunk, chunks):
-            out.extend(part)
-    return out
+    """n distinct signed tokens, minted in this process: forking a pool while the
+    IdP's server threads hold locks can deadlock the children."""
+    return [idp.mint('v2', **kw) for _ in range(n)]
 
 
 def write_tokens(idp, d, n_valid):
