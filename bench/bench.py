@@ -35,7 +35,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(REPO, 'tests', 'idp'))
+sys.path.insert(0, os.path.join(REPO, 'tests', 'tools'))
 import idp as idpmod  # noqa: E402
+from loopback import free_port, log, proc_children  # noqa: E402
 
 APACHE_BIN = os.environ.get('APACHE_BIN', '/usr/sbin/apache2')
 APACHE_MODULES = os.environ.get('APACHE_MODULES', '/usr/lib/apache2/modules')
@@ -66,32 +68,6 @@ TARGET_RSS = 2.0
 # ------------------------------------------------------------------------ helpers
 
 _started = []         # Server objects still running, stopped at exit whatever happens
-
-
-def log(msg):
-    print(msg, file=sys.stderr, flush=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
-def proc_children(pid):
-    out = []
-    for d in os.listdir('/proc'):
-        if not d.isdigit():
-            continue
-        try:
-            with open('/proc/%s/stat' % d) as f:
-                st = f.read()
-        except OSError:
-            continue
-        fields = st[st.rindex(')') + 2:].split()
-        if int(fields[1]) == pid:
-            out.append(int(d))
-    return out
 
 
 def proc_cpu_ticks(pid):

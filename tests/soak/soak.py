@@ -48,7 +48,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, 'tests', 'idp'))
+sys.path.insert(0, os.path.join(REPO, 'tests', 'tools'))
 import idp as idpmod  # noqa: E402
+from loopback import free_port, log, proc_children  # noqa: E402
 
 APACHE_BIN = os.environ.get('APACHE_BIN', '/usr/sbin/apache2')
 APACHE_MODULES = os.environ.get('APACHE_MODULES', '/usr/lib/apache2/modules')
@@ -60,30 +62,6 @@ IS_ROOT = os.geteuid() == 0
 AUD = idpmod.API_CLIENT_ID
 ROLE = idpmod.ROLE
 SCOPE = 'api://%s/.default' % AUD
-
-
-def log(msg):
-    print(msg, file=sys.stderr, flush=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
-def proc_children(pid):
-    out = []
-    for d in os.listdir('/proc'):
-        if d.isdigit():
-            try:
-                with open('/proc/%s/stat' % d) as f:
-                    st = f.read()
-                if int(st[st.rindex(')') + 2:].split()[1]) == pid:
-                    out.append(int(d))
-            except (OSError, ValueError, IndexError):
-                pass
-    return sorted(out)
 
 
 def vm_rss_kb(pid):
