@@ -42,6 +42,7 @@ typedef struct {
     apr_time_t next_refresh;     /* scheduled refresh due */
     apr_time_t retry_at;         /* after a failure: no attempt before */
     apr_time_t last_kid_refresh; /* last refresh caused by an unknown kid */
+    int kid_refresh_running;     /* a thread is doing it: others wait */
     apr_time_t last_error_log;   /* outage logged once per interval */
     apr_thread_mutex_t *fetch_lock;
 } entry_t;
@@ -231,10 +232,14 @@ static const char *cache_key(apr_pool_t *p, const char *kind, const entry_t *e)
     return apr_pstrcat(p, "b2c:", kind, ":", e->cache_id, NULL);
 }
 
-/* The generation another process or server published, if it parses and
- * belongs to this URL (a hostile or corrupted cache yields nothing). */
+/* The generation another process or server published, if it was fetched
+ * after newer_than, parses and belongs to this URL (a hostile or corrupted
+ * cache yields nothing). A small stamp entry is read first, so a look that
+ * finds nothing new costs neither a copy nor a parse of the key set:
+ * floods of unknown kids look often. */
 static generation_t *from_shared(b2c_key_store_t *store, const entry_t *e,
-                                 server_rec *s, apr_pool_t *p)
+                                 server_rec *s, apr_pool_t *p,
+                                 apr_time_t newer_than)
 {
     const char *f[4];
     char *buf;
@@ -243,11 +248,18 @@ static generation_t *from_shared(b2c_key_store_t *store, const entry_t *e,
     generation_t *g;
     const char *err;
 
+    /* the small stamp entry first: most looks end there */
+    if (b2c_shared_cache_get(store->cache, s, cache_key(p, "stamp", e), 32, p,
+                             &buf, &len) == APR_SUCCESS
+        && b2c_cache_parse_int(buf, &fetched)
+        && apr_time_from_sec(fetched) <= newer_than)
+        return NULL;
     if (b2c_shared_cache_get(store->cache, s, cache_key(p, "keys", e),
                              SHARED_ENTRY_MAX_BYTES, p, &buf, &len)
             != APR_SUCCESS
         || b2c_cache_entry_unpack(p, buf, len, "keys", f, 4) != APR_SUCCESS
         || !b2c_cache_parse_int(f[0], &fetched) || fetched <= 0
+        || apr_time_from_sec(fetched) <= newer_than
         || strcmp(f[1], e->url) || !*f[2]
         || build_generation(f[2], f[3], strlen(f[3]), apr_time_from_sec(fetched),
                             &g, &err, p) != APR_SUCCESS)
@@ -271,6 +283,10 @@ static void publish(b2c_key_store_t *store, const entry_t *e, server_rec *s,
         || b2c_cache_entry_pack(p, "keys", f, 4, &buf, &len) != APR_SUCCESS)
         return;
     b2c_shared_cache_put(store->cache, s, cache_key(p, "keys", e), buf, len,
+                         fetched + e->opts.refresh_interval + e->opts.max_stale,
+                         p);
+    b2c_shared_cache_put(store->cache, s, cache_key(p, "stamp", e), f[0],
+                         strlen(f[0]),
                          fetched + e->opts.refresh_interval + e->opts.max_stale,
                          p);
 }
@@ -299,13 +315,14 @@ static void install(b2c_key_store_t *store, entry_t *e, generation_t *g,
 static int adopt_shared(b2c_key_store_t *store, entry_t *e, server_rec *s,
                         apr_pool_t *p, int need_fresh)
 {
-    generation_t *g = from_shared(store, e, s, p);
+    generation_t *g;
     apr_time_t ours;
 
     apr_thread_mutex_lock(store->lock);
     ours = e->current ? e->current->keyset.fetched : 0;
     apr_thread_mutex_unlock(store->lock);
-    if (g && g->keyset.fetched > ours
+    g = from_shared(store, e, s, p, ours);
+    if (g
         && (!need_fresh
             || g->keyset.fetched + e->opts.refresh_interval > apr_time_now())) {
         install(store, e, g, s, "taken from the shared cache");
@@ -480,6 +497,22 @@ static int fleet_kid_refresh_allowed(b2c_key_store_t *store, entry_t *e,
     return 1;
 }
 
+/* Keys younger than this are what the identity platform publishes now: a
+ * kid missing from them is unknown, not new (publishers add keys well
+ * before signing with them), so a flood of made-up kids right after a
+ * fetch causes no second one. */
+#define JUST_FETCHED apr_time_from_sec(30)
+
+static int kid_refresh_allowed_locked(const entry_t *e, apr_time_t now,
+                                      apr_interval_time_t interval)
+{
+    apr_interval_time_t fresh = interval < JUST_FETCHED ? interval
+                                                        : JUST_FETCHED;
+    if (e->current && now - e->current->keyset.fetched < fresh)
+        return 0;
+    return !e->last_kid_refresh || now - e->last_kid_refresh >= interval;
+}
+
 apr_status_t b2c_key_store_refresh(b2c_key_store_t *store, request_rec *r,
                                    const char *url,
                                    const b2c_key_store_options_t *opts,
@@ -494,37 +527,57 @@ apr_status_t b2c_key_store_refresh(b2c_key_store_t *store, request_rec *r,
     apr_thread_mutex_lock(store->lock);
     e = entry_locked(store, r->pool, url, opts);
     before = e->current;
+    allowed = kid_refresh_allowed_locked(e, apr_time_now(),
+                                         opts->kid_refresh_interval)
+              || e->kid_refresh_running;
     apr_thread_mutex_unlock(store->lock);
 
-    apr_thread_mutex_lock(e->fetch_lock);
-    apr_thread_mutex_lock(store->lock);
-    now = apr_time_now();
-    if (e->current != before) {
-        /* Another thread refreshed while we waited: use its result. */
-        rv = e->current ? APR_SUCCESS : APR_EAGAIN;
-        allowed = 0;
+    if (!allowed) {
+        /* The common case under a flood: no fetch, no waiting on the fetch
+         * lock; only keys another process published since ours (a kid
+         * refresh elsewhere) are worth a look. */
+        if (store->cache && adopt_shared(store, e, r->server, r->pool, 0))
+            rv = APR_SUCCESS;
     }
     else {
-        allowed = !e->last_kid_refresh
-                  || now - e->last_kid_refresh >= opts->kid_refresh_interval;
-        if (allowed)
-            e->last_kid_refresh = now;
-    }
-    apr_thread_mutex_unlock(store->lock);
+        apr_thread_mutex_lock(e->fetch_lock);
+        apr_thread_mutex_lock(store->lock);
+        now = apr_time_now();
+        if (e->current != before) {
+            /* Another thread refreshed while we waited: use its result. */
+            rv = e->current ? APR_SUCCESS : APR_EAGAIN;
+            allowed = 0;
+        }
+        else {
+            allowed = kid_refresh_allowed_locked(e, now,
+                                                 opts->kid_refresh_interval);
+            if (allowed) {
+                e->last_kid_refresh = now;
+                e->kid_refresh_running = 1;
+            }
+        }
+        apr_thread_mutex_unlock(store->lock);
 
-    if (rv != APR_SUCCESS) {
-        /* Newer keys from another process need no fetch and no quota; a
-         * fetch in progress elsewhere (the new key being published right
-         * now) is worth its bounded wait. */
-        if (adopt_shared(store, e, r->server, r->pool, 0)
-            || (lease_present(store, e, r->server, r->pool)
-                && wait_for_lease_holder(store, e, r->server, r->pool)))
-            rv = APR_SUCCESS;
-        else if (allowed
-                 && fleet_kid_refresh_allowed(store, e, r->server, r->pool)
-                 && refresh_entry(store, e, r->server, r->pool, 0)
-                        == APR_SUCCESS)
-            rv = APR_SUCCESS;
+        if (rv != APR_SUCCESS) {
+            /* Newer keys from another process need no fetch and no quota;
+             * a fetch in progress elsewhere (the new key being published
+             * right now) is worth its bounded wait. */
+            if (adopt_shared(store, e, r->server, r->pool, 0)
+                || (lease_present(store, e, r->server, r->pool)
+                    && wait_for_lease_holder(store, e, r->server, r->pool)))
+                rv = APR_SUCCESS;
+            else if (allowed
+                     && fleet_kid_refresh_allowed(store, e, r->server, r->pool)
+                     && refresh_entry(store, e, r->server, r->pool, 0)
+                            == APR_SUCCESS)
+                rv = APR_SUCCESS;
+        }
+        if (allowed) {
+            apr_thread_mutex_lock(store->lock);
+            e->kid_refresh_running = 0;
+            apr_thread_mutex_unlock(store->lock);
+        }
+        apr_thread_mutex_unlock(e->fetch_lock);
     }
     apr_thread_mutex_lock(store->lock);
     if (rv == APR_SUCCESS && e->current && e->current != before)
@@ -532,7 +585,6 @@ apr_status_t b2c_key_store_refresh(b2c_key_store_t *store, request_rec *r,
     else
         rv = APR_EAGAIN;
     apr_thread_mutex_unlock(store->lock);
-    apr_thread_mutex_unlock(e->fetch_lock);
     return rv;
 }
 

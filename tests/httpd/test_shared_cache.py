@@ -430,9 +430,10 @@ def test_key_rotation_no_failed_requests(idp, make_server):
     request with a token signed by a published key fails, and the fleet fetches the JWKS
     once for the new kid. The IdP answers after 0.2 s, like a real one, so the processes
     really do overlap."""
-    h = make_server(idp).start()
+    h = make_server(idp, server_lines=['B2CAuthKidRefreshInterval 1']).start()
     old = idp.key()
     assert h.api(idp.mint(key=old)).status == 200
+    time.sleep(1.2)     # keys younger than the interval count as current: age them
     idp.slow(0.2)
     new = idp.add_key(published=False)      # made now: publishing it is then instant
     phase = {'n': 0}
