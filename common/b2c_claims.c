@@ -168,3 +168,25 @@ const char *b2c_claim_env_name(apr_pool_t *p, const char *name)
     }
     return out;
 }
+
+int b2c_claims_render_exports(apr_pool_t *p, const json_t *claims,
+                              const char *env_prefix,
+                              b2c_claim_export_t **out)
+{
+    const char *name;
+    json_t *value;
+    b2c_claim_export_t *x;
+    int n = 0;
+
+    *out = x = apr_palloc(p, sizeof(*x) * (json_object_size(claims) + 1));
+    json_object_foreach((json_t *)claims, name, value) {
+        const char *text = b2c_claim_text(p, claims, name);
+        if (!text)
+            continue;
+        x[n].env = apr_pstrcat(p, env_prefix, b2c_claim_env_name(p, name),
+                               NULL);
+        x[n].text = text;
+        n++;
+    }
+    return n;
+}

@@ -32,4 +32,16 @@ const char *b2c_claim_text(apr_pool_t *p, const json_t *claims, const char *name
  * [A-Za-z0-9] kept, everything else becomes '_'. */
 const char *b2c_claim_env_name(apr_pool_t *p, const char *name);
 
+/* One claim made ready for the environment: env_prefix + env name, and
+ * its text form. */
+typedef struct {
+    const char *env;
+    const char *text;
+} b2c_claim_export_t;
+
+/* Every claim with a text form, rendered once; returns how many. */
+int b2c_claims_render_exports(apr_pool_t *p, const json_t *claims,
+                              const char *env_prefix,
+                              b2c_claim_export_t **out);
+
 #endif

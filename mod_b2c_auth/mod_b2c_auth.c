@@ -64,19 +64,18 @@ static int is_bearer_request(request_rec *r)
 }
 
 /* Everything a cached verdict depends on, so entries made under one
- * configuration are never used under another. */
+ * configuration are never used under another. Built on every request:
+ * plain concatenation, no formatting. */
 static const char *validation_context(request_rec *r,
                                       const b2c_auth_dir_conf_t *c)
 {
-    const char *ctx = apr_psprintf(r->pool, "%s\n%x\n%d\n",
-                                   c->metadata_url, b2c_conf_algs(c),
-                                   b2c_conf_skew(c));
-    ctx = apr_pstrcat(r->pool, ctx, "aud:",
-                      apr_array_pstrcat(r->pool, c->audiences, '\n'), "\niss:",
-                      c->issuers ? apr_array_pstrcat(r->pool, c->issuers, '\n')
-                                 : "(discovered)",
-                      NULL);
-    return ctx;
+    return apr_pstrcat(
+        r->pool, c->metadata_url, "\n", apr_itoa(r->pool, (int)b2c_conf_algs(c)),
+        "\n", apr_itoa(r->pool, b2c_conf_skew(c)), "\naud:",
+        apr_array_pstrcat(r->pool, c->audiences, '\n'), "\niss:",
+        c->issuers ? apr_array_pstrcat(r->pool, c->issuers, '\n')
+                   : "(discovered)",
+        NULL);
 }
 
 /* A validation reason made safe for a quoted error_description. */
@@ -106,16 +105,26 @@ static void key_store_options(request_rec *r, const b2c_auth_dir_conf_t *c,
         b2c_sconf_int(sc->max_stale, B2C_DEFAULT_MAX_STALE));
 }
 
-static const char *hex_key(apr_pool_t *p, const unsigned char *key)
+/* The shared cache's key of a verdict: a digest, so neither the token nor
+ * the configuration is spelled out in a shared store. */
+static const char *shared_key(apr_pool_t *p, const char *context,
+                              const char *token, size_t len)
 {
-    return apr_pstrcat(p, "b2c:tok:", b2c_hex_encode(p, key, B2C_TOKEN_KEY_LEN),
+    size_t clen = strlen(context);
+    char *buf = apr_palloc(p, clen + 1 + len);
+    unsigned char digest[32];
+
+    memcpy(buf, context, clen + 1); /* the NUL keeps context from token */
+    memcpy(buf + clen + 1, token, len);
+    b2c_sha256(buf, clen + 1 + len, digest);
+    return apr_pstrcat(p, "b2c:tok:", b2c_hex_encode(p, digest, sizeof(digest)),
                        NULL);
 }
 
 /* A verdict another process (or server) reached for this token under this
  * configuration: its claims, if still valid at now. */
-static json_t *shared_verdict(request_rec *r, const unsigned char *key,
-                              long long now, long long *expires_at)
+static json_t *shared_verdict(request_rec *r, const char *key, long long now,
+                              long long *expires_at)
 {
     const char *f[2], *err;
     char *buf;
@@ -123,7 +132,7 @@ static json_t *shared_verdict(request_rec *r, const unsigned char *key,
     json_t *claims;
 
     if (!shared_cache
-        || b2c_shared_cache_get(shared_cache, r->server, hex_key(r->pool, key),
+        || b2c_shared_cache_get(shared_cache, r->server, key,
                                 SHARED_CLAIMS_MAX_BYTES, r->pool, &buf, &len)
                != APR_SUCCESS
         || b2c_cache_entry_unpack(r->pool, buf, len, "claims", f, 2)
@@ -135,8 +144,8 @@ static json_t *shared_verdict(request_rec *r, const unsigned char *key,
     return claims;
 }
 
-static void share_verdict(request_rec *r, const unsigned char *key,
-                          json_t *claims, long long expires_at)
+static void share_verdict(request_rec *r, const char *key, json_t *claims,
+                          long long expires_at)
 {
     const char *f[2];
     char *json, *buf;
@@ -149,9 +158,17 @@ static void share_verdict(request_rec *r, const unsigned char *key,
     free(json);
     if (b2c_cache_entry_pack(r->pool, "claims", f, 2, &buf, &len) == APR_SUCCESS
         && len <= SHARED_CLAIMS_MAX_BYTES)
-        b2c_shared_cache_put(shared_cache, r->server, hex_key(r->pool, key),
-                             buf, len, apr_time_from_sec(expires_at), r->pool);
+        b2c_shared_cache_put(shared_cache, r->server, key, buf, len,
+                             apr_time_from_sec(expires_at), r->pool);
 }
+
+/* The verdict on a token no cache of this process knew: from the shared
+ * cache, or by validation. Returns 0 (and fills *v, or res for a refusal)
+ * or an HTTP status when no keys can be had. */
+static int decide(request_rec *r, const b2c_auth_dir_conf_t *conf,
+                  const char *context, const char *token, size_t len,
+                  long long now, b2c_validation_result_t *res,
+                  b2c_verdict_t *v);
 
 static int reject(request_rec *r, b2c_auth_request_t *st,
                   b2c_request_outcome_t outcome, const char *why)
@@ -236,16 +253,50 @@ static void log_token_identity(request_rec *r, const json_t *claims)
                   "the rejected token says:%s", line);
 }
 
+static int decide(request_rec *r, const b2c_auth_dir_conf_t *conf,
+                  const char *context, const char *token, size_t len,
+                  long long now, b2c_validation_result_t *res,
+                  b2c_verdict_t *v)
+{
+    const char *key = NULL;
+    long long expires_at = 0;
+    b2c_claim_export_t *exports;
+    int status, cache = b2c_token_cache_enabled(token_cache);
+
+    /* B2CAuthTokenCacheEntries 0: every request is checked, not only here */
+    if (cache && shared_cache) {
+        key = shared_key(r->pool, context, token, len);
+        v->claims = shared_verdict(r, key, now, &expires_at);
+    }
+    else
+        v->claims = NULL;
+    if (!v->claims) {
+        if ((status = validate(r, conf, token, len, now, res)))
+            return status;
+        if (res->status != B2C_TOKEN_VALID)
+            return 0;
+        v->claims = res->jwt->claims;
+        expires_at = res->exp + b2c_conf_skew(conf);
+        if (key)
+            share_verdict(r, key, v->claims, expires_at);
+    }
+    res->status = B2C_TOKEN_VALID;
+    v->nexports = b2c_claims_render_exports(r->pool, v->claims,
+                                            B2C_CLAIM_ENV_PREFIX, &exports);
+    v->exports = exports;
+    b2c_token_cache_put(token_cache, context, token, len, v, expires_at, now);
+    return 0;
+}
+
 static int authenticate(request_rec *r)
 {
     const b2c_auth_dir_conf_t *conf;
     b2c_auth_request_t *st;
     b2c_validation_result_t res;
-    const char *token = NULL, *why, *user, *claim;
-    unsigned char key[B2C_TOKEN_KEY_LEN];
-    json_t *claims;
+    b2c_verdict_t verdict;
+    const char *token = NULL, *why, *user, *claim, *context;
     size_t len = 0;
-    long long now = apr_time_sec(apr_time_now()), expires_at = 0;
+    long long now = apr_time_sec(r->request_time);
     int status;
 
     if (!is_bearer_request(r))
@@ -274,14 +325,11 @@ static int authenticate(request_rec *r)
         break;
     }
 
-    b2c_token_cache_key(validation_context(r, conf), token, len, key);
-    claims = b2c_token_cache_get(token_cache, key, now, r->pool);
-    /* B2CAuthTokenCacheEntries 0: every request is checked, not only here */
-    if (!claims && b2c_token_cache_enabled(token_cache)
-        && (claims = shared_verdict(r, key, now, &expires_at)))
-        b2c_token_cache_put(token_cache, key, claims, expires_at, now);
-    if (!claims) {
-        if ((status = validate(r, conf, token, len, now, &res)))
+    context = validation_context(r, conf);
+    if (!b2c_token_cache_get(token_cache, context, token, len, now, r->pool,
+                             &verdict)) {
+        if ((status = decide(r, conf, context, token, len, now, &res,
+                             &verdict)))
             return status;
         if (res.status != B2C_TOKEN_VALID) {
             ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, B2CLOGNO(01105)
@@ -293,19 +341,15 @@ static int authenticate(request_rec *r)
                                 " of one for this API"
                               : "");
             if ((res.status == B2C_TOKEN_BAD_ISSUER
-                 || res.status == B2C_TOKEN_BAD_AUDIENCE) && res.jwt)
+                 || res.status == B2C_TOKEN_BAD_AUDIENCE) && res.jwt
+                && APLOGrinfo(r))
                 log_token_identity(r, res.jwt->claims);
             return reject(r, st, B2C_REQ_INVALID_TOKEN, res.reason);
         }
-        claims = res.jwt->claims;
-        expires_at = res.exp + b2c_conf_skew(conf);
-        b2c_token_cache_put(token_cache, key, claims, expires_at, now);
-        if (b2c_token_cache_enabled(token_cache))
-            share_verdict(r, key, claims, expires_at);
     }
 
     claim = b2c_conf_remote_user(conf);
-    user = b2c_claim_text(r->pool, claims, claim);
+    user = b2c_claim_text(r->pool, verdict.claims, claim);
     if (!user || !*user) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, B2CLOGNO(01106)
                       "token rejected: it has no '%s' claim for REMOTE_USER",
@@ -316,9 +360,12 @@ static int authenticate(request_rec *r)
     r->user = (char *)user;
     r->ap_auth_type = (char *)B2C_AUTH_TYPE;
     st->outcome = B2C_REQ_VALID;
-    st->claims = claims;
-    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, B2CLOGNO(01107)
-                  "token accepted for %s", ap_escape_logitem(r->pool, user));
+    st->claims = verdict.claims;
+    st->exports = verdict.exports;
+    st->nexports = verdict.nexports;
+    if (APLOGrdebug(r))
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, B2CLOGNO(01107)
+                      "token accepted for %s", ap_escape_logitem(r->pool, user));
     return OK;
 }
 
@@ -372,9 +419,7 @@ static int export_claims(request_rec *r)
 {
     const b2c_auth_dir_conf_t *conf;
     b2c_auth_request_t *st;
-    const char *name;
-    json_t *value;
-    int env, headers;
+    int env, headers, i;
 
     if (!is_bearer_request(r))
         return DECLINED;
@@ -386,25 +431,21 @@ static int export_claims(request_rec *r)
     conf = ap_get_module_config(r->per_dir_config, &b2c_auth_module);
     env = conf->claims_env != 0;  /* default on */
     headers = conf->claims_headers == 1;
-    if (!env && !headers)
-        return DECLINED;
-    json_object_foreach(st->claims, name, value) {
-        const char *text = b2c_claim_text(r->pool, st->claims, name);
-        const char *suffix = b2c_claim_env_name(r->pool, name);
-        if (!text)
-            continue;
+    /* rendered when the token was first seen; r holds the verdict */
+    for (i = 0; i < st->nexports; i++) {
+        const b2c_claim_export_t *x = &st->exports[i];
         if (env)
-            apr_table_setn(r->subprocess_env,
-                           apr_pstrcat(r->pool, B2C_CLAIM_ENV_PREFIX, suffix,
-                                       NULL), text);
+            apr_table_setn(r->subprocess_env, x->env, x->text);
         if (headers) {
             /* '-' rather than '_': CGI and many proxies drop names with '_' */
-            char *h = apr_pstrcat(r->pool, B2C_CLAIM_HEADER_PREFIX, suffix, NULL);
+            char *h = apr_pstrcat(r->pool, B2C_CLAIM_HEADER_PREFIX,
+                                  x->env + sizeof(B2C_CLAIM_ENV_PREFIX) - 1,
+                                  NULL);
             char *u;
             for (u = h; *u; u++)
                 if (*u == '_')
                     *u = '-';
-            apr_table_setn(r->headers_in, h, text);
+            apr_table_setn(r->headers_in, h, x->text);
         }
     }
     return DECLINED;
@@ -491,7 +532,6 @@ static void child_init(apr_pool_t *pchild, server_rec *s)
 
     shared_cache = sc->cache;
     b2c_shared_cache_child_init(shared_cache, pchild);
-    b2c_token_cache_prepare(pchild);
     if (b2c_key_store_create(pchild, shared_cache, have_watchdog, &key_store)
             != APR_SUCCESS
         || b2c_token_cache_create(

@@ -9,6 +9,8 @@
 #include <http_log.h>
 #include <jansson.h>
 
+#include "b2c_claims.h"
+
 #include "b2c_jwt.h"
 #include "b2c_shared_cache.h"
 
@@ -77,6 +79,8 @@ typedef struct {
     b2c_request_outcome_t outcome;
     const char *error_description; /* ours, never token bytes */
     json_t *claims;                /* VALID: a reference held by r->pool */
+    const b2c_claim_export_t *exports; /* VALID: rendered once per token */
+    int nexports;
     int insufficient_scope;        /* authz denied a valid token */
 } b2c_auth_request_t;
 

@@ -1,44 +1,82 @@
-/* Validated-token cache (see token_cache.h). A hash table of fixed-size
- * keys under one mutex; entries own a jansson reference to the claims,
- * whose reference counts are atomic, so requests can share them. */
+/* Validated-token cache (see token_cache.h).
+ *
+ * Entries are compared on the whole token and context, so the hash only
+ * picks a bucket: it covers the token's last bytes (the signature, which
+ * only the identity platform can choose for a token that gets stored) and
+ * its length, seeded per process. The table is split into shards, each
+ * under its own mutex, so threads seldom meet on a lock. An entry is one
+ * malloc'ed block with a reference count: requests that use it hold a
+ * reference until their pool is cleared, so dropping it never pulls the
+ * strings out from under a request. */
 #include "token_cache.h"
 
-#include <apr_hash.h>
+#include <apr_atomic.h>
 #include <apr_thread_mutex.h>
-#include <openssl/evp.h>
+#include <stdlib.h>
 #include <string.h>
+#include <openssl/rand.h>
 
-typedef struct {
-    unsigned char key[B2C_TOKEN_KEY_LEN];
-    json_t *claims;
+#define NSHARDS 16
+#define HASHED_TAIL 32
+
+typedef struct entry {
+    struct entry *next;
+    apr_uint32_t refs;          /* the cache's one, plus one per request */
+    apr_uint64_t hash;
     long long expires_at;
+    size_t token_len;
+    const char *token;          /* these point into the same block */
+    const char *context;
+    b2c_verdict_t verdict;
 } entry_t;
 
-struct b2c_token_cache {
+typedef struct {
     apr_thread_mutex_t *lock;
-    apr_hash_t *table;       /* key → entry_t*, from a malloc'ed free list */
-    apr_pool_t *pool;
+    entry_t **buckets;
+    apr_uint64_t mask;
+    int count, capacity;
+    long long sweep_after;      /* full: nothing expires before this */
+} shard_t;
+
+struct b2c_token_cache {
+    shard_t shards[NSHARDS];
     int max_entries;
-    entry_t *free_list_storage;
-    entry_t **free_list;
-    int nfree;
+    apr_uint64_t seed;
 };
 
-static void drop_locked(b2c_token_cache_t *c, entry_t *e);
+static void entry_unref(entry_t *e)
+{
+    if (apr_atomic_dec32(&e->refs) == 0) {
+        json_decref(e->verdict.claims);
+        free(e);
+    }
+}
 
-/* At process exit: release the claims the entries hold. */
-static apr_status_t release_entries(void *baton)
+static apr_status_t release_entry(void *e)
+{
+    entry_unref(e);
+    return APR_SUCCESS;
+}
+
+/* At process exit: drop the cache's references. */
+static apr_status_t release_all(void *baton)
 {
     b2c_token_cache_t *c = baton;
-    apr_hash_index_t *hi, *next;
+    int i;
+    apr_uint64_t b;
 
-    apr_thread_mutex_lock(c->lock);
-    for (hi = apr_hash_first(NULL, c->table); hi; hi = next) {
-        entry_t *e = apr_hash_this_val(hi); /* before next(): it moves hi */
-        next = apr_hash_next(hi);
-        drop_locked(c, e);
+    for (i = 0; i < NSHARDS; i++) {
+        shard_t *s = &c->shards[i];
+        for (b = 0; s->buckets && b <= s->mask; b++) {
+            entry_t *e = s->buckets[b], *next;
+            for (; e; e = next) {
+                next = e->next;
+                entry_unref(e);
+            }
+            s->buckets[b] = NULL;
+        }
+        s->count = 0;
     }
-    apr_thread_mutex_unlock(c->lock);
     return APR_SUCCESS;
 }
 
@@ -46,27 +84,28 @@ apr_status_t b2c_token_cache_create(apr_pool_t *p, int max_entries,
                                     b2c_token_cache_t **out)
 {
     b2c_token_cache_t *c = apr_pcalloc(p, sizeof(*c));
-    apr_status_t rv;
     int i;
 
-    c->pool = p;
     c->max_entries = max_entries;
-    c->table = apr_hash_make(p);
-    /* Entries come from one preallocated block so a busy process never
-     * grows its pool: the hash table's own nodes are recycled by APR. */
-    if (max_entries > 0) {
-        c->free_list_storage = apr_pcalloc(p, sizeof(entry_t) * max_entries);
-        c->free_list = apr_palloc(p, sizeof(entry_t *) * max_entries);
-        for (i = 0; i < max_entries; i++)
-            c->free_list[i] = &c->free_list_storage[i];
-        c->nfree = max_entries;
-    }
+    if (RAND_bytes((unsigned char *)&c->seed, sizeof(c->seed)) != 1)
+        c->seed = (apr_uint64_t)(apr_uintptr_t)c ^ 0x9e3779b97f4a7c15ULL;
     *out = c;
-    rv = apr_thread_mutex_create(&c->lock, APR_THREAD_MUTEX_DEFAULT, p);
-    /* registered after the mutex, so it runs before the mutex is gone */
-    if (rv == APR_SUCCESS)
-        apr_pool_cleanup_register(p, c, release_entries, apr_pool_cleanup_null);
-    return rv;
+    for (i = 0; max_entries > 0 && i < NSHARDS; i++) {
+        shard_t *s = &c->shards[i];
+        apr_uint64_t n = 1;
+        apr_status_t rv;
+
+        s->capacity = (max_entries + NSHARDS - 1) / NSHARDS;
+        while (n < (apr_uint64_t)s->capacity)
+            n <<= 1;
+        s->mask = n - 1;
+        s->buckets = apr_pcalloc(p, sizeof(entry_t *) * n);
+        if ((rv = apr_thread_mutex_create(&s->lock, APR_THREAD_MUTEX_DEFAULT,
+                                          p)) != APR_SUCCESS)
+            return rv;
+    }
+    apr_pool_cleanup_register(p, c, release_all, apr_pool_cleanup_null);
+    return APR_SUCCESS;
 }
 
 int b2c_token_cache_enabled(const b2c_token_cache_t *c)
@@ -74,108 +113,162 @@ int b2c_token_cache_enabled(const b2c_token_cache_t *c)
     return c && c->max_entries > 0;
 }
 
-/* OpenSSL 3 looks the digest up (under a lock) on every init given
- * EVP_sha256(); fetch it once per process instead. */
-static EVP_MD *sha256_md; /* set in child_init, before any thread runs */
-
-static const EVP_MD *sha256(void)
+/* FNV-1a over the token's tail and length. */
+static apr_uint64_t token_hash(const b2c_token_cache_t *c, const char *token,
+                               size_t len)
 {
-    return sha256_md ? sha256_md : EVP_sha256();
+    size_t n = len < HASHED_TAIL ? len : HASHED_TAIL, i;
+    const unsigned char *t = (const unsigned char *)token + len - n;
+    apr_uint64_t h = 0xcbf29ce484222325ULL ^ c->seed ^ len;
+
+    for (i = 0; i < n; i++)
+        h = (h ^ t[i]) * 0x100000001b3ULL;
+    return h ^ (h >> 29);
 }
 
-static apr_status_t free_sha256(void *unused)
+static shard_t *shard_of(b2c_token_cache_t *c, apr_uint64_t h)
 {
-    EVP_MD_free(sha256_md);
-    sha256_md = NULL;
-    return APR_SUCCESS;
+    return &c->shards[h % NSHARDS];
 }
 
-void b2c_token_cache_prepare(apr_pool_t *pchild)
+static entry_t **bucket_of(shard_t *s, apr_uint64_t h)
 {
-    if (!sha256_md && (sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL)))
-        apr_pool_cleanup_register(pchild, NULL, free_sha256,
-                                  apr_pool_cleanup_null);
+    return &s->buckets[(h / NSHARDS) & s->mask];
 }
 
-void b2c_token_cache_key(const char *context, const char *token, size_t len,
-                         unsigned char key[B2C_TOKEN_KEY_LEN])
+static entry_t **find_locked(shard_t *s, apr_uint64_t h, const char *context,
+                             const char *token, size_t len)
 {
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    unsigned int n = 0;
-    unsigned char sep = 0;
+    entry_t **pe;
 
-    EVP_DigestInit_ex(ctx, sha256(), NULL);
-    EVP_DigestUpdate(ctx, context, strlen(context));
-    EVP_DigestUpdate(ctx, &sep, 1); /* context can never run into token */
-    EVP_DigestUpdate(ctx, token, len);
-    EVP_DigestFinal_ex(ctx, key, &n);
-    EVP_MD_CTX_free(ctx);
+    for (pe = bucket_of(s, h); *pe; pe = &(*pe)->next) {
+        entry_t *e = *pe;
+        if (e->hash == h && e->token_len == len
+            && !memcmp(e->token, token, len) && !strcmp(e->context, context))
+            return pe;
+    }
+    return pe;
 }
 
-static apr_status_t release_claims(void *claims)
+static void unlink_locked(shard_t *s, entry_t **pe)
 {
-    json_decref(claims);
-    return APR_SUCCESS;
+    entry_t *e = *pe;
+    *pe = e->next;
+    s->count--;
+    entry_unref(e);
 }
 
-static void drop_locked(b2c_token_cache_t *c, entry_t *e)
+int b2c_token_cache_get(b2c_token_cache_t *c, const char *context,
+                        const char *token, size_t len, long long now,
+                        apr_pool_t *p, b2c_verdict_t *out)
 {
-    apr_hash_set(c->table, e->key, B2C_TOKEN_KEY_LEN, NULL);
-    json_decref(e->claims);
-    e->claims = NULL;
-    c->free_list[c->nfree++] = e;
-}
-
-json_t *b2c_token_cache_get(b2c_token_cache_t *c,
-                            const unsigned char key[B2C_TOKEN_KEY_LEN],
-                            long long now, apr_pool_t *p)
-{
-    entry_t *e;
-    json_t *claims = NULL;
+    apr_uint64_t h;
+    shard_t *s;
+    entry_t **pe, *e = NULL;
 
     if (c->max_entries == 0)
-        return NULL;
-    apr_thread_mutex_lock(c->lock);
-    e = apr_hash_get(c->table, key, B2C_TOKEN_KEY_LEN);
-    if (e && now > e->expires_at)
-        drop_locked(c, e);
-    else if (e)
-        claims = json_incref(e->claims);
-    apr_thread_mutex_unlock(c->lock);
-    if (claims)
-        apr_pool_cleanup_register(p, claims, release_claims,
-                                  apr_pool_cleanup_null);
-    return claims;
+        return 0;
+    h = token_hash(c, token, len);
+    s = shard_of(c, h);
+    apr_thread_mutex_lock(s->lock);
+    pe = find_locked(s, h, context, token, len);
+    if (*pe && now > (*pe)->expires_at)
+        unlink_locked(s, pe);
+    else if (*pe) {
+        e = *pe;
+        apr_atomic_inc32(&e->refs);
+    }
+    apr_thread_mutex_unlock(s->lock);
+    if (!e)
+        return 0;
+    apr_pool_cleanup_register(p, e, release_entry, apr_pool_cleanup_null);
+    *out = e->verdict;
+    return 1;
 }
 
-void b2c_token_cache_put(b2c_token_cache_t *c,
-                         const unsigned char key[B2C_TOKEN_KEY_LEN],
-                         json_t *claims, long long expires_at, long long now)
+/* The entry as one block: header, exports, then the strings. */
+static entry_t *entry_make(const char *context, const char *token, size_t len,
+                           const b2c_verdict_t *v)
 {
+    size_t clen = strlen(context) + 1, size, i;
+    size_t xsize = sizeof(b2c_claim_export_t) * (size_t)v->nexports;
+    b2c_claim_export_t *x;
     entry_t *e;
+    char *at;
 
-    if (c->max_entries == 0 || expires_at < now)
+    size = sizeof(*e) + xsize + clen + len + 1;
+    for (i = 0; i < (size_t)v->nexports; i++)
+        size += strlen(v->exports[i].env) + strlen(v->exports[i].text) + 2;
+    if (!(e = malloc(size)))
+        return NULL;
+    memset(e, 0, sizeof(*e));
+    x = (b2c_claim_export_t *)(e + 1);
+    at = (char *)x + xsize;
+#define COPY(dst, src, n) (memcpy(at, (src), (n)), (dst) = at, at += (n))
+    COPY(e->context, context, clen);
+    COPY(e->token, token, len);
+    *at++ = '\0';
+    for (i = 0; i < (size_t)v->nexports; i++) {
+        COPY(x[i].env, v->exports[i].env, strlen(v->exports[i].env) + 1);
+        COPY(x[i].text, v->exports[i].text, strlen(v->exports[i].text) + 1);
+    }
+#undef COPY
+    e->token_len = len;
+    e->verdict.claims = json_incref(v->claims);
+    e->verdict.exports = x;
+    e->verdict.nexports = v->nexports;
+    e->refs = 1;
+    return e;
+}
+
+/* A full shard drops what has expired; when nothing has, it remembers
+ * the earliest expiry so the next puts do not walk it again in vain. */
+static void sweep_locked(shard_t *s, long long now)
+{
+    long long earliest = 0;
+    apr_uint64_t b;
+    entry_t **pe;
+
+    if (s->count < s->capacity || now <= s->sweep_after)
         return;
-    apr_thread_mutex_lock(c->lock);
-    if (apr_hash_get(c->table, key, B2C_TOKEN_KEY_LEN)) {
-        apr_thread_mutex_unlock(c->lock);
-        return; /* another thread validated the same token meanwhile */
-    }
-    if (c->nfree == 0) {
-        apr_hash_index_t *hi, *next;
-        for (hi = apr_hash_first(NULL, c->table); hi; hi = next) {
-            entry_t *old = apr_hash_this_val(hi);
-            next = apr_hash_next(hi);
-            if (now > old->expires_at)
-                drop_locked(c, old);
+    for (b = 0; b <= s->mask; b++)
+        for (pe = &s->buckets[b]; *pe;) {
+            if (now > (*pe)->expires_at)
+                unlink_locked(s, pe);
+            else {
+                if (!earliest || (*pe)->expires_at < earliest)
+                    earliest = (*pe)->expires_at;
+                pe = &(*pe)->next;
+            }
         }
+    s->sweep_after = s->count < s->capacity ? 0 : earliest;
+}
+
+void b2c_token_cache_put(b2c_token_cache_t *c, const char *context,
+                         const char *token, size_t len,
+                         const b2c_verdict_t *verdict, long long expires_at,
+                         long long now)
+{
+    apr_uint64_t h;
+    shard_t *s;
+    entry_t **pe, *e;
+
+    if (c->max_entries == 0 || expires_at < now
+        || !(e = entry_make(context, token, len, verdict)))
+        return;
+    h = e->hash = token_hash(c, token, len);
+    e->expires_at = expires_at;
+    s = shard_of(c, h);
+    apr_thread_mutex_lock(s->lock);
+    sweep_locked(s, now);
+    pe = find_locked(s, h, context, token, len);
+    /* an entry: another thread validated the same token meanwhile */
+    if (!*pe && s->count < s->capacity) {
+        *pe = e;
+        s->count++;
+        e = NULL;
     }
-    if (c->nfree > 0) {
-        e = c->free_list[--c->nfree];
-        memcpy(e->key, key, B2C_TOKEN_KEY_LEN);
-        e->claims = json_incref(claims);
-        e->expires_at = expires_at;
-        apr_hash_set(c->table, e->key, B2C_TOKEN_KEY_LEN, e);
-    }
-    apr_thread_mutex_unlock(c->lock);
+    apr_thread_mutex_unlock(s->lock);
+    if (e)
+        entry_unref(e);
 }

@@ -1,41 +1,46 @@
-/* Per-process cache of validated tokens: SHA-256(validation context, token)
- * → claims, until the token expires, so a repeated token costs one hash and
- * one lookup instead of a signature verification. */
+/* Per-process cache of validated tokens: (validation context, token) →
+ * verdict (the claims and their rendered export), until the token expires.
+ * A repeated token then costs a short hash, one memcmp and a lock of one of
+ * several shards instead of a signature verification, a JSON parse and the
+ * rendering of every claim. */
 #ifndef B2C_TOKEN_CACHE_H
 #define B2C_TOKEN_CACHE_H
 
 #include <apr_pools.h>
 #include <jansson.h>
 
+#include "b2c_claims.h"
+
 typedef struct b2c_token_cache b2c_token_cache_t;
 
-#define B2C_TOKEN_KEY_LEN 32
+/* What a validated token grants: read-only, shared by the requests that
+ * carry the token. */
+typedef struct {
+    json_t *claims;
+    const b2c_claim_export_t *exports;
+    int nexports;
+} b2c_verdict_t;
 
 /* max_entries 0 makes a cache that stores nothing. */
 apr_status_t b2c_token_cache_create(apr_pool_t *p, int max_entries,
                                     b2c_token_cache_t **out);
 
-/* Call once per process before threads start (child_init). */
-void b2c_token_cache_prepare(apr_pool_t *pchild);
-
 /* 0 when configured with no entries (B2CAuthTokenCacheEntries 0). */
 int b2c_token_cache_enabled(const b2c_token_cache_t *cache);
 
-/* The cache key for token as validated under context (which names the
- * metadata, issuers, audiences, algorithms and skew in force). */
-void b2c_token_cache_key(const char *context, const char *token, size_t len,
-                         unsigned char key[B2C_TOKEN_KEY_LEN]);
+/* The verdict for token as validated under context (which names the
+ * metadata, issuers, audiences, algorithms and skew in force), if cached and
+ * not past its expiry (seconds since the epoch). What *out points to stays
+ * valid until p is cleared. */
+int b2c_token_cache_get(b2c_token_cache_t *cache, const char *context,
+                        const char *token, size_t len, long long now,
+                        apr_pool_t *p, b2c_verdict_t *out);
 
-/* Claims for key if cached and not past expires_at (seconds since the
- * epoch); the returned reference is released when p is cleared. */
-json_t *b2c_token_cache_get(b2c_token_cache_t *cache,
-                            const unsigned char key[B2C_TOKEN_KEY_LEN],
-                            long long now, apr_pool_t *p);
-
-/* Remember claims (a new reference is taken) until expires_at. A full
- * cache first drops expired entries, then declines to store. */
-void b2c_token_cache_put(b2c_token_cache_t *cache,
-                         const unsigned char key[B2C_TOKEN_KEY_LEN],
-                         json_t *claims, long long expires_at, long long now);
+/* Remember a copy of verdict (a new reference to its claims) until
+ * expires_at. A full shard first drops expired entries, then declines. */
+void b2c_token_cache_put(b2c_token_cache_t *cache, const char *context,
+                         const char *token, size_t len,
+                         const b2c_verdict_t *verdict, long long expires_at,
+                         long long now);
 
 #endif
