@@ -11,6 +11,7 @@
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/param_build.h>
+#include <openssl/rsa.h>
 #include <string.h>
 
 #define RSA_MIN_BITS 2048
@@ -26,6 +27,34 @@ static apr_status_t pkey_cleanup(void *data)
 {
     EVP_PKEY_free((EVP_PKEY *)data);
     return APR_SUCCESS;
+}
+
+static apr_status_t rs256_cleanup(void *data)
+{
+    b2c_jwk_t *key = data;
+    EVP_PKEY_CTX_free(key->rs256);
+    EVP_MD_free(key->sha256);
+    return APR_SUCCESS;
+}
+
+/* The RS256 template of an RSA key; without one (an OpenSSL that refuses)
+ * verification sets itself up per call. */
+static void prepare_rs256(apr_pool_t *p, b2c_jwk_t *key)
+{
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, key->pkey, NULL);
+    EVP_MD *md = EVP_MD_fetch(NULL, "SHA256", NULL);
+
+    if (ctx && md && EVP_PKEY_verify_init(ctx) == 1
+        && EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) > 0
+        && EVP_PKEY_CTX_set_signature_md(ctx, md) > 0) {
+        key->rs256 = ctx;
+        key->sha256 = md;
+        apr_pool_cleanup_register(p, key, rs256_cleanup, apr_pool_cleanup_null);
+        return;
+    }
+    EVP_PKEY_CTX_free(ctx);
+    EVP_MD_free(md);
+    ERR_clear_error();
 }
 
 /* Decode a base64url member into a byte string; NULL when absent, not a
@@ -220,6 +249,10 @@ static int parse_key(apr_pool_t *p, apr_pool_t *tmp, const json_t *jwk, b2c_jwk_
     key->use = use ? apr_pstrdup(p, use) : NULL;
     key->alg = alg ? apr_pstrdup(p, alg) : NULL;
     key->issuer = issuer ? apr_pstrdup(p, issuer) : NULL;
+    key->rs256 = NULL;
+    key->sha256 = NULL;
+    if (!crv)
+        prepare_rs256(p, key);
     return 1;
 }
 

@@ -14,6 +14,11 @@ typedef struct {
     const char *issuer; /* NULL, or Microsoft's per-key issuer (may hold "{tenantid}") */
     const char *crv;    /* EC only: "P-256", "P-384", "P-521" */
     EVP_PKEY *pkey;     /* freed by a cleanup on the pool the set was parsed into */
+    /* RSA only: an RS256 verification context set up once, which each
+     * verification duplicates (OpenSSL 3 looks up algorithms on every set-up
+     * otherwise), and SHA-256, fetched once. Same lifetime as pkey. */
+    EVP_PKEY_CTX *rs256;
+    EVP_MD *sha256;
 } b2c_jwk_t;
 
 typedef struct {

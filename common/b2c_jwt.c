@@ -265,6 +265,22 @@ apr_status_t b2c_jwt_verify_signature(apr_pool_t *p, const b2c_jwt_t *jwt,
             return verify_fail(err, "ECDSA signature malformed");
     }
 
+    if (jwt->alg == B2C_ALG_RS256 && key->rs256) {
+        /* the common case: a copy of the key's prepared context */
+        unsigned char digest[EVP_MAX_MD_SIZE];
+        unsigned int dlen = 0;
+        EVP_PKEY_CTX *vctx;
+
+        ok = EVP_Digest(jwt->signing_input, jwt->signing_input_len, digest,
+                        &dlen, key->sha256, NULL) == 1
+             && (vctx = EVP_PKEY_CTX_dup(key->rs256)) != NULL;
+        if (ok) {
+            ok = EVP_PKEY_verify(vctx, sig, sig_len, digest, dlen) == 1;
+            EVP_PKEY_CTX_free(vctx);
+        }
+        return ok ? APR_SUCCESS
+                  : verify_fail(err, "signature does not verify");
+    }
     mctx = EVP_MD_CTX_new();
     if (mctx == NULL)
         return verify_fail(err, "out of memory");
