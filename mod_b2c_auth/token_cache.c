@@ -1,10 +1,9 @@
 /* Validated-token cache (see token_cache.h).
  *
  * Entries are compared on the whole token and context, so the hash only
- * picks a bucket: it covers the token's last bytes (the signature, which
- * only the identity platform can choose for a token that gets stored) and
- * its length, seeded per process. The table is split into shards, each
- * under its own mutex, so threads seldom meet on a lock. An entry is one
+ * picks a shard and a bucket. The table is split into shards, each under
+ * its own mutex, so threads seldom meet on a lock; a cache smaller than the
+ * shard count has one shard per entry. An entry is one
  * malloc'ed block with a reference count: requests that use it hold a
  * reference until their pool is cleared, so dropping it never pulls the
  * strings out from under a request. */
@@ -17,7 +16,6 @@
 #include <openssl/rand.h>
 
 #define NSHARDS 16
-#define HASHED_TAIL 32
 
 typedef struct entry {
     struct entry *next;
@@ -40,6 +38,7 @@ typedef struct {
 
 struct b2c_token_cache {
     shard_t shards[NSHARDS];
+    int nshards;
     int max_entries;
     apr_uint64_t seed;
 };
@@ -65,7 +64,7 @@ static apr_status_t release_all(void *baton)
     int i;
     apr_uint64_t b;
 
-    for (i = 0; i < NSHARDS; i++) {
+    for (i = 0; i < c->nshards; i++) {
         shard_t *s = &c->shards[i];
         for (b = 0; s->buckets && b <= s->mask; b++) {
             entry_t *e = s->buckets[b], *next;
@@ -87,15 +86,18 @@ apr_status_t b2c_token_cache_create(apr_pool_t *p, int max_entries,
     int i;
 
     c->max_entries = max_entries;
+    c->nshards = max_entries < NSHARDS ? max_entries : NSHARDS;
     if (RAND_bytes((unsigned char *)&c->seed, sizeof(c->seed)) != 1)
         c->seed = (apr_uint64_t)(apr_uintptr_t)c ^ 0x9e3779b97f4a7c15ULL;
     *out = c;
-    for (i = 0; max_entries > 0 && i < NSHARDS; i++) {
+    for (i = 0; i < c->nshards; i++) {
         shard_t *s = &c->shards[i];
         apr_uint64_t n = 1;
         apr_status_t rv;
 
-        s->capacity = (max_entries + NSHARDS - 1) / NSHARDS;
+        /* the shards' capacities add up to max_entries exactly */
+        s->capacity = max_entries / c->nshards
+                      + (i < max_entries % c->nshards);
         while (n < (apr_uint64_t)s->capacity)
             n <<= 1;
         s->mask = n - 1;
@@ -113,27 +115,37 @@ int b2c_token_cache_enabled(const b2c_token_cache_t *c)
     return c && c->max_entries > 0;
 }
 
-/* FNV-1a over the token's tail and length. */
+/* A fast seeded hash of the whole token, eight bytes at a time. It only
+ * spreads tokens over shards and buckets; equality is memcmp's job. */
 static apr_uint64_t token_hash(const b2c_token_cache_t *c, const char *token,
                                size_t len)
 {
-    size_t n = len < HASHED_TAIL ? len : HASHED_TAIL, i;
-    const unsigned char *t = (const unsigned char *)token + len - n;
-    apr_uint64_t h = 0xcbf29ce484222325ULL ^ c->seed ^ len;
+    const apr_uint64_t k = 0x9fb21c651e98df25ULL;
+    apr_uint64_t h = c->seed ^ (len * k), w;
+    size_t i;
 
-    for (i = 0; i < n; i++)
-        h = (h ^ t[i]) * 0x100000001b3ULL;
-    return h ^ (h >> 29);
+    for (i = 0; i + 8 <= len; i += 8) {
+        memcpy(&w, token + i, 8);
+        h = (h ^ w) * k;
+        h ^= h >> 29;
+    }
+    if (i < len) {
+        w = 0;
+        memcpy(&w, token + i, len - i);
+        h = (h ^ w) * k;
+    }
+    h ^= h >> 32;
+    return h * k;
 }
 
 static shard_t *shard_of(b2c_token_cache_t *c, apr_uint64_t h)
 {
-    return &c->shards[h % NSHARDS];
+    return &c->shards[h % (apr_uint64_t)c->nshards];
 }
 
 static entry_t **bucket_of(shard_t *s, apr_uint64_t h)
 {
-    return &s->buckets[(h / NSHARDS) & s->mask];
+    return &s->buckets[(h >> 8) & s->mask];
 }
 
 static entry_t **find_locked(shard_t *s, apr_uint64_t h, const char *context,
