@@ -63,8 +63,8 @@ static int typ_acceptable(const char *typ)
 }
 
 static apr_status_t decode_json_segment(apr_pool_t *p, const char *seg, size_t len,
-                                        json_t **out, const char **err,
-                                        const char *what)
+                                        json_t **out, const char **text,
+                                        const char **err, const char *what)
 {
     unsigned char *raw;
     size_t rawlen;
@@ -78,13 +78,14 @@ static apr_status_t decode_json_segment(apr_pool_t *p, const char *seg, size_t l
         *err = apr_pstrcat(p, what, ": ", jerr, NULL);
         return APR_EINVAL;
     }
+    *text = (const char *)raw;
     return APR_SUCCESS;
 }
 
 apr_status_t b2c_jwt_parse(apr_pool_t *p, const char *token, size_t len,
                            b2c_jwt_t **out, const char **err)
 {
-    const char *dot1, *dot2, *payload, *sig;
+    const char *dot1, *dot2, *payload, *sig, *header_json;
     size_t hlen, plen, slen;
     b2c_jwt_t *jwt;
     json_t *v;
@@ -116,7 +117,8 @@ apr_status_t b2c_jwt_parse(apr_pool_t *p, const char *token, size_t len,
     }
 
     jwt = apr_pcalloc(p, sizeof(*jwt));
-    if (decode_json_segment(p, token, hlen, &jwt->header, err, "header") != APR_SUCCESS)
+    if (decode_json_segment(p, token, hlen, &jwt->header, &header_json, err,
+                            "header") != APR_SUCCESS)
         return APR_EINVAL;
 
     v = json_object_get(jwt->header, "alg");
@@ -145,7 +147,8 @@ apr_status_t b2c_jwt_parse(apr_pool_t *p, const char *token, size_t len,
         return APR_EINVAL;
     }
 
-    if (decode_json_segment(p, payload, plen, &jwt->claims, err, "claims") != APR_SUCCESS)
+    if (decode_json_segment(p, payload, plen, &jwt->claims, &jwt->claims_json,
+                            err, "claims") != APR_SUCCESS)
         return APR_EINVAL;
     if (b2c_b64url_decode(p, sig, slen, &jwt->sig, &jwt->sig_len) != APR_SUCCESS ||
         jwt->sig_len == 0) {

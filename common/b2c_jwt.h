@@ -25,6 +25,7 @@ const char *b2c_alg_name(unsigned alg);
 typedef struct {
     json_t *header;            /* parsed JOSE header (released with the pool) */
     json_t *claims;            /* parsed claims set (released with the pool) */
+    const char *claims_json;   /* the claims as decoded, NUL-terminated */
     const char *alg_name;      /* header "alg" */
     unsigned alg;              /* its bit, 0 when unsupported */
     const char *kid;           /* header "kid" or NULL */

@@ -5,6 +5,7 @@
 #include "b2c_util.h"
 
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <string.h>
 
 static const char b64url_alphabet[] =
@@ -114,12 +115,25 @@ char *b2c_b64url_encode(apr_pool_t *p, const unsigned char *in, size_t inlen)
     return buf;
 }
 
+/* Fetched once: OpenSSL 3 looks EVP_sha256() up on every use otherwise.
+ * Kept for the life of the process (a digest method holds no resources). */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void fetch_sha256(void)
+{
+    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
 void b2c_sha256(const void *data, size_t len, unsigned char out[32])
 {
     unsigned int n = 32;
+
+    pthread_once(&sha256_once, fetch_sha256);
     /* EVP_Digest can only fail on allocation failure; leave zeros then so
      * callers never read uninitialised memory. */
-    if (EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) != 1)
+    if (EVP_Digest(data, len, out, &n, sha256_md ? sha256_md : EVP_sha256(),
+                   NULL) != 1)
         memset(out, 0, 32);
 }
 

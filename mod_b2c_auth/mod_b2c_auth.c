@@ -144,18 +144,19 @@ static json_t *shared_verdict(request_rec *r, const char *key, long long now,
     return claims;
 }
 
-static void share_verdict(request_rec *r, const char *key, json_t *claims,
-                          long long expires_at)
+/* claims_json: the token's claims as it carried them (parsed and accepted
+ * already), so nothing is serialised again. */
+static void share_verdict(request_rec *r, const char *key,
+                          const char *claims_json, long long expires_at)
 {
     const char *f[2];
-    char *json, *buf;
+    char *buf;
     size_t len;
 
-    if (!shared_cache || !(json = json_dumps(claims, JSON_COMPACT)))
+    if (!shared_cache || !claims_json)
         return;
     f[0] = apr_psprintf(r->pool, "%" APR_INT64_T_FMT, (apr_int64_t)expires_at);
-    f[1] = apr_pstrdup(r->pool, json);
-    free(json);
+    f[1] = claims_json;
     if (b2c_cache_entry_pack(r->pool, "claims", f, 2, &buf, &len) == APR_SUCCESS
         && len <= SHARED_CLAIMS_MAX_BYTES)
         b2c_shared_cache_put(shared_cache, r->server, key, buf, len,
@@ -278,7 +279,7 @@ static int decide(request_rec *r, const b2c_auth_dir_conf_t *conf,
         v->claims = res->jwt->claims;
         expires_at = res->exp + b2c_conf_skew(conf);
         if (key)
-            share_verdict(r, key, v->claims, expires_at);
+            share_verdict(r, key, res->jwt->claims_json, expires_at);
     }
     res->status = B2C_TOKEN_VALID;
     v->nexports = b2c_claims_render_exports(r->pool, v->claims,
