@@ -180,13 +180,19 @@ int b2c_claims_render_exports(apr_pool_t *p, const json_t *claims,
 
     *out = x = apr_palloc(p, sizeof(*x) * (json_object_size(claims) + 1));
     json_object_foreach((json_t *)claims, name, value) {
-        const char *text = b2c_claim_text(p, claims, name);
+        const char *text = b2c_claim_text(p, claims, name), *env;
+        int i;
         if (!text)
             continue;
-        x[n].env = apr_pstrcat(p, env_prefix, b2c_claim_env_name(p, name),
-                               NULL);
-        x[n].text = text;
-        n++;
+        env = apr_pstrcat(p, env_prefix, b2c_claim_env_name(p, name), NULL);
+        /* names that map to one variable ("a-b", "a_b"): the later claim
+         * wins, once here, so every request can simply append */
+        for (i = 0; i < n && strcmp(x[i].env, env); i++)
+            ;
+        x[i].env = env;
+        x[i].text = text;
+        if (i == n)
+            n++;
     }
     return n;
 }

@@ -39,7 +39,9 @@ typedef struct {
     const char *text;
 } b2c_claim_export_t;
 
-/* Every claim with a text form, rendered once; returns how many. */
+/* Every claim with a text form, rendered once; returns how many. Claims
+ * whose names map to the same variable leave one entry, the later claim's:
+ * the entries' names are distinct. */
 int b2c_claims_render_exports(apr_pool_t *p, const json_t *claims,
                               const char *env_prefix,
                               b2c_claim_export_t **out);

@@ -163,14 +163,6 @@ static void share_verdict(request_rec *r, const char *key,
                              apr_time_from_sec(expires_at), r->pool);
 }
 
-/* The verdict on a token no cache of this process knew: from the shared
- * cache, or by validation. Returns 0 (and fills *v, or res for a refusal)
- * or an HTTP status when no keys can be had. */
-static int decide(request_rec *r, const b2c_auth_dir_conf_t *conf,
-                  const char *context, const char *token, size_t len,
-                  long long now, b2c_validation_result_t *res,
-                  b2c_verdict_t *v);
-
 static int reject(request_rec *r, b2c_auth_request_t *st,
                   b2c_request_outcome_t outcome, const char *why)
 {
@@ -254,6 +246,10 @@ static void log_token_identity(request_rec *r, const json_t *claims)
                   "the rejected token says:%s", line);
 }
 
+/* The verdict on a token no cache of this process knew: from the shared
+ * cache, or by validation; either way rendered and cached. Returns 0 (and
+ * fills *v, or res for a refusal) or an HTTP status when no keys can be
+ * had. */
 static int decide(request_rec *r, const b2c_auth_dir_conf_t *conf,
                   const char *context, const char *token, size_t len,
                   long long now, b2c_validation_result_t *res,
@@ -432,11 +428,13 @@ static int export_claims(request_rec *r)
     conf = ap_get_module_config(r->per_dir_config, &b2c_auth_module);
     env = conf->claims_env != 0;  /* default on */
     headers = conf->claims_headers == 1;
-    /* rendered when the token was first seen; r holds the verdict */
+    /* Rendered when the token was first seen, with distinct names; r holds
+     * the verdict. Appending to the environment is enough: every claim
+     * variable was unset above. */
     for (i = 0; i < st->nexports; i++) {
         const b2c_claim_export_t *x = &st->exports[i];
         if (env)
-            apr_table_setn(r->subprocess_env, x->env, x->text);
+            apr_table_addn(r->subprocess_env, x->env, x->text);
         if (headers) {
             /* '-' rather than '_': CGI and many proxies drop names with '_' */
             char *h = apr_pstrcat(r->pool, B2C_CLAIM_HEADER_PREFIX,
@@ -446,6 +444,7 @@ static int export_claims(request_rec *r)
             for (u = h; *u; u++)
                 if (*u == '_')
                     *u = '-';
+            /* set: header names compare without case ("Sub", "sub") */
             apr_table_setn(r->headers_in, h, x->text);
         }
     }

@@ -141,6 +141,35 @@ START_TEST(env_names)
 }
 END_TEST
 
+START_TEST(render_exports)
+{
+    json_t *d = json_loads("{\"sub\":\"s1\",\"a-b\":\"first\",\"n\":42,"
+                           "\"z\":null,\"a_b\":\"second\",\"roles\":[\"r1\",\"r2\"]}",
+                           0, NULL);
+    b2c_claim_export_t *x;
+    int n, i, ab = 0;
+
+    ck_assert_ptr_nonnull(d);
+    n = b2c_claims_render_exports(ut_pool, d, "B2C_CLAIM_", &x);
+    /* null has no text; "a-b" and "a_b" share a variable: the later wins */
+    ck_assert_int_eq(n, 4);
+    for (i = 0; i < n; i++) {
+        if (!strcmp(x[i].env, "B2C_CLAIM_a_b")) {
+            ab++;
+            ck_assert_str_eq(x[i].text, "second");
+        }
+        else if (!strcmp(x[i].env, "B2C_CLAIM_n"))
+            ck_assert_str_eq(x[i].text, "42");
+        else if (!strcmp(x[i].env, "B2C_CLAIM_roles"))
+            ck_assert_str_eq(x[i].text, "r1,r2");
+        else
+            ck_assert_str_eq(x[i].env, "B2C_CLAIM_sub");
+    }
+    ck_assert_int_eq(ab, 1);
+    json_decref(d);
+}
+END_TEST
+
 Suite *claims_suite(void)
 {
     Suite *s = suite_create("claims");
@@ -153,6 +182,7 @@ Suite *claims_suite(void)
     tcase_add_test(t, claim_text);
     tcase_add_test(t, claim_text_control_chars);
     tcase_add_test(t, env_names);
+    tcase_add_test(t, render_exports);
     suite_add_tcase(s, t);
     return s;
 }
