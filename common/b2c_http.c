@@ -5,65 +5,8 @@
 #include "b2c_http.h"
 
 #include <apr_strings.h>
-#define CURL_DISABLE_TYPECHECK /* calls go through the pointers below */
 #include <curl/curl.h>
-#include <dlfcn.h>
-#include <pthread.h>
 #include <string.h>
-
-#ifndef B2C_LIBCURL_SONAME
-#define B2C_LIBCURL_SONAME "libcurl.so.4"
-#endif
-
-/* libcurl is loaded on the first fetch, not with the module: it brings
- * some forty libraries (TLS, Kerberos, LDAP, SSH, ...) that httpd's parent
- * and every child that never fetches (the shared cache had the keys) then
- * never map. */
-static struct {
-    CURLcode (*global_init)(long);
-    CURL *(*easy_init)(void);
-    CURLcode (*easy_setopt)(CURL *, CURLoption, ...);
-    CURLcode (*easy_perform)(CURL *);
-    CURLcode (*easy_getinfo)(CURL *, CURLINFO, ...);
-    const char *(*easy_strerror)(CURLcode);
-    void (*easy_cleanup)(CURL *);
-    struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
-    void (*slist_free_all)(struct curl_slist *);
-} curl;
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static const char *curl_load_error; /* NULL once loaded and initialised */
-
-static void load_curl(void)
-{
-    void *h = dlopen(B2C_LIBCURL_SONAME, RTLD_NOW | RTLD_LOCAL);
-
-    curl_load_error = "cannot load " B2C_LIBCURL_SONAME;
-    if (!h)
-        return;
-#define SYM(field, name) \
-    if (!(*(void **)&curl.field = dlsym(h, name))) \
-        return;
-    SYM(global_init, "curl_global_init")
-    SYM(easy_init, "curl_easy_init")
-    SYM(easy_setopt, "curl_easy_setopt")
-    SYM(easy_perform, "curl_easy_perform")
-    SYM(easy_getinfo, "curl_easy_getinfo")
-    SYM(easy_strerror, "curl_easy_strerror")
-    SYM(easy_cleanup, "curl_easy_cleanup")
-    SYM(slist_append, "curl_slist_append")
-    SYM(slist_free_all, "curl_slist_free_all")
-#undef SYM
-    /* never unloaded: OpenSSL and curl keep process-wide state */
-    curl_load_error = curl.global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK
-                          ? NULL
-                          : "cannot initialise libcurl";
-}
-
-static const char *curl_ready(void)
-{
-    pthread_once(&curl_once, load_curl);
-    return curl_load_error;
-}
 
 typedef struct {
     apr_pool_t *p;
@@ -77,6 +20,12 @@ typedef struct {
     const char *content_type;
     const char *retry_after;
 } header_sink_t;
+
+apr_status_t b2c_http_global_init(void)
+{
+    return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? APR_SUCCESS
+                                                             : APR_EGENERAL;
+}
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *baton)
 {
@@ -139,7 +88,7 @@ static apr_status_t perform(apr_pool_t *p, const char *url,
                             const b2c_http_options_t *opts,
                             b2c_http_response_t *resp, const char **err)
 {
-    CURL *handle;
+    CURL *curl;
     CURLcode rc;
     struct curl_slist *hdrs = NULL;
     body_sink_t body = { p, NULL, 0, 0, opts->max_body, 0 };
@@ -152,50 +101,46 @@ static apr_status_t perform(apr_pool_t *p, const char *url,
         *err = "only http and https URLs are fetched";
         return APR_EINVAL;
     }
-    if ((*err = curl_ready())) {
-        *err = apr_pstrdup(p, *err);
-        return APR_EGENERAL;
-    }
-    if (!(handle = curl.easy_init())) {
+    if (!(curl = curl_easy_init())) {
         *err = "cannot create an HTTP client";
         return APR_ENOMEM;
     }
-    curl.easy_setopt(handle, CURLOPT_URL, url);
-    curl.easy_setopt(handle, CURLOPT_NOSIGNAL, 1L); /* threaded MPMs */
-    curl.easy_setopt(handle, CURLOPT_TIMEOUT_MS, opts->timeout_ms);
-    curl.easy_setopt(handle, CURLOPT_CONNECTTIMEOUT_MS, opts->connect_timeout_ms);
-    curl.easy_setopt(handle, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L); /* threaded MPMs */
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, opts->timeout_ms);
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, opts->connect_timeout_ms);
+    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
 #if LIBCURL_VERSION_NUM >= 0x075500
-    curl.easy_setopt(handle, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
 #else
-    curl.easy_setopt(handle, CURLOPT_PROTOCOLS, CURLPROTO_HTTP | CURLPROTO_HTTPS);
+    curl_easy_setopt(curl, CURLOPT_PROTOCOLS, CURLPROTO_HTTP | CURLPROTO_HTTPS);
 #endif
-    curl.easy_setopt(handle, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl.easy_setopt(handle, CURLOPT_SSL_VERIFYHOST, 2L);
+    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
     if (opts->ca_file)
-        curl.easy_setopt(handle, CURLOPT_CAINFO, opts->ca_file);
-    curl.easy_setopt(handle, CURLOPT_USERAGENT, "mod_b2c/" "0.1");
-    curl.easy_setopt(handle, CURLOPT_ACCEPT_ENCODING, ""); /* identity, gzip */
-    curl.easy_setopt(handle, CURLOPT_WRITEFUNCTION, on_body);
-    curl.easy_setopt(handle, CURLOPT_WRITEDATA, &body);
-    curl.easy_setopt(handle, CURLOPT_HEADERFUNCTION, on_header);
-    curl.easy_setopt(handle, CURLOPT_HEADERDATA, &head);
+        curl_easy_setopt(curl, CURLOPT_CAINFO, opts->ca_file);
+    curl_easy_setopt(curl, CURLOPT_USERAGENT, "mod_b2c/" "0.1");
+    curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, ""); /* identity, gzip */
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
+    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(curl, CURLOPT_HEADERDATA, &head);
     if (headers) {
         const apr_array_header_t *arr = apr_table_elts(headers);
         const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts;
         int i;
         for (i = 0; i < arr->nelts; i++)
-            hdrs = curl.slist_append(
+            hdrs = curl_slist_append(
                 hdrs, apr_pstrcat(p, e[i].key, ": ", e[i].val, NULL));
     }
-    hdrs = curl.slist_append(hdrs, "Accept: application/json");
-    curl.easy_setopt(handle, CURLOPT_HTTPHEADER, hdrs);
+    hdrs = curl_slist_append(hdrs, "Accept: application/json");
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
     if (form) {
-        curl.easy_setopt(handle, CURLOPT_POSTFIELDS, form);
-        curl.easy_setopt(handle, CURLOPT_POSTFIELDSIZE, (long)strlen(form));
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, form);
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(form));
     }
 
-    rc = curl.easy_perform(handle);
+    rc = curl_easy_perform(curl);
     if (body.too_big) {
         *err = apr_psprintf(p, "answer larger than %" APR_SIZE_T_FMT " bytes",
                             opts->max_body);
@@ -203,18 +148,18 @@ static apr_status_t perform(apr_pool_t *p, const char *url,
     }
     else if (rc != CURLE_OK) {
         /* curl's message names host and cause, never the query or body */
-        *err = apr_pstrdup(p, curl.easy_strerror(rc));
+        *err = apr_pstrdup(p, curl_easy_strerror(rc));
         status = rc == CURLE_OPERATION_TIMEDOUT ? APR_TIMEUP : APR_EGENERAL;
     }
     else {
-        curl.easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &resp->status);
+        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &resp->status);
         resp->body = body.buf ? body.buf : "";
         resp->body_len = body.len;
         resp->content_type = head.content_type;
         resp->retry_after = head.retry_after;
     }
-    curl.slist_free_all(hdrs);
-    curl.easy_cleanup(handle);
+    curl_slist_free_all(hdrs);
+    curl_easy_cleanup(curl);
     return status;
 }
 

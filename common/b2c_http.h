@@ -22,8 +22,8 @@ typedef struct {
     const char *retry_after;  /* Retry-After header or NULL */
 } b2c_http_response_t;
 
-/* libcurl is loaded and initialised by the first fetch of a process; when
- * it cannot be, every fetch fails saying so. */
+/* Call once per process before any fetch (curl_global_init). */
+apr_status_t b2c_http_global_init(void);
 
 /* GET url. headers: NULL or a table of extra request headers. On transport
  * errors returns non-success with *err set (no URL query strings, no

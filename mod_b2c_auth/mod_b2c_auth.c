@@ -494,6 +494,11 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
     ap_watchdog_t *wd;
     const char *err;
 
+    if (b2c_http_global_init() != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, B2CLOGNO(01003)
+                     "cannot initialise libcurl");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
     if (check_config(pconf, s) != OK)
         return HTTP_INTERNAL_SERVER_ERROR;
     /* Default: shmcb when its module is loaded, else per process only. */

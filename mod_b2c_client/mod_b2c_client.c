@@ -104,6 +104,8 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
         ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, B2CLOGNO(02002) "%s", err);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    if (b2c_http_global_init() != APR_SUCCESS)
+        return HTTP_INTERNAL_SERVER_ERROR;
     have_watchdog = 0;
     wd_get_instance = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_get_instance);
     wd_register = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_register_callback);
