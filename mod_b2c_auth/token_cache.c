@@ -3,10 +3,10 @@
  * Entries are compared on the whole token and context, so the hash only
  * picks a shard and a bucket. The table is split into shards, each under
  * its own mutex, so threads seldom meet on a lock; a cache smaller than the
- * shard count has one shard per entry. An entry is one
- * malloc'ed block with a reference count: requests that use it hold a
- * reference until their pool is cleared, so dropping it never pulls the
- * strings out from under a request. */
+ * shard count has one shard per entry. An entry is one malloc'ed block
+ * with a reference count: requests that use it hold a reference until
+ * their pool is cleared, so dropping it never pulls the strings out from
+ * under a request. */
 #include "token_cache.h"
 
 #include <apr_atomic.h>
