@@ -58,7 +58,7 @@ START_TEST(token_cache_hit_needs_whole_token_and_context)
     ck_assert_ptr_eq(got.claims, v.claims);
     ck_assert_str_eq(export_text(&got, "B2C_CLAIM_sub"), "alice");
     ck_assert_str_eq(export_text(&got, "B2C_CLAIM_roles"), "a,b");
-    /* same length and tail (same bucket), other bytes: a miss */
+    /* same length and tail, other bytes in the middle: a miss */
     ck_assert(!b2c_token_cache_get(c, CTX, t2, strlen(t2), UT_NOW, ut_pool, &got));
     /* a prefix of the token: a miss */
     ck_assert(!b2c_token_cache_get(c, CTX, t1, strlen(t1) - 1, UT_NOW, ut_pool, &got));
