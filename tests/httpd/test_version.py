@@ -20,8 +20,8 @@ def version():
 
 
 def both_modules(make_httpd, extra=''):
-    # LogLevel warn: the startup line is a notice, which httpd always logs.
-    return make_httpd(loglevel='warn', server_extra='LoadModule b2c_client_module %s\n%s'
+    # The startup line is a notice, which httpd logs whatever the LogLevel.
+    return make_httpd(loglevel='emerg', server_extra='LoadModule b2c_client_module %s\n%s'
                       % (CLIENT_MODULE, extra))
 
 
