@@ -76,6 +76,7 @@ void *b2c_auth_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
 #undef PICK
     c->cache = base->cache;
     c->cache_set = base->cache_set;
+    c->server_tokens = base->server_tokens;
     c->ca_file = add->ca_file ? add->ca_file : base->ca_file;
     return c;
 }
@@ -370,6 +371,16 @@ static const char *set_cache(cmd_parms *cmd, void *dcfg, const char *arg)
     return NULL;
 }
 
+static const char *set_server_tokens(cmd_parms *cmd, void *dcfg, int on)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    if (err)
+        return err;
+    server_conf(cmd)->server_tokens = on;
+    return NULL;
+}
+
 #define SCONF_OFFSET(f) ((void *)APR_OFFSETOF(b2c_auth_server_conf_t, f))
 
 const command_rec b2c_auth_cmds[] = {
@@ -417,6 +428,8 @@ const command_rec b2c_auth_cmds[] = {
     AP_INIT_TAKE1("B2CAuthCache", set_cache, NULL, RSRC_CONF,
                   "shared cache: shmcb[:ARGS], redis:HOST:PORT, "
                   "memcache:HOST:PORT or none; default shmcb"),
+    AP_INIT_FLAG("B2CAuthServerTokens", set_server_tokens, NULL, RSRC_CONF,
+                 "add mod_b2c_auth/VERSION to the server's version; default Off"),
     { NULL }
 };
 

@@ -494,6 +494,12 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
     ap_watchdog_t *wd;
     const char *err;
 
+    /* Once per start or restart: not in the first of httpd's two passes. */
+    if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG)
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, B2CLOGNO(01000)
+                     "mod_b2c_auth " B2C_VERSION " loaded");
+    if (sc->server_tokens)
+        ap_add_version_component(pconf, "mod_b2c_auth/" B2C_VERSION);
     if (b2c_http_global_init() != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, B2CLOGNO(01003)
                      "cannot initialise libcurl");

@@ -24,6 +24,10 @@ APLOG_USE_MODULE(b2c_auth);
 /* Our log ids: "B2C" + five digits, searchable like httpd's AHnnnnn. */
 #define B2CLOGNO(n) "B2C" #n ": "
 
+#ifndef B2C_VERSION  /* configure.ac's AC_INIT, passed by Makefile.am */
+#define B2C_VERSION "unknown"
+#endif
+
 #define B2C_AUTH_TYPE "Bearer"
 #define B2C_CLAIM_ENV_PREFIX "B2C_CLAIM_"
 #define B2C_CLAIM_HEADER_PREFIX "X-B2C-Claim-"
@@ -54,6 +58,7 @@ typedef struct {
     /* main server only: */
     b2c_shared_cache_t *cache;          /* NULL: per-process only */
     int cache_set;                      /* B2CAuthCache given */
+    int server_tokens;                  /* B2CAuthServerTokens On */
 } b2c_auth_server_conf_t;
 
 #define B2C_DEFAULT_ALGS B2C_ALG_RS256

@@ -371,6 +371,18 @@ static const char *set_cache(cmd_parms *cmd, void *dcfg, const char *arg)
     return NULL;
 }
 
+static const char *set_server_tokens(cmd_parms *cmd, void *dcfg, int on)
+{
+    b2c_client_server_conf_t *sc =
+        ap_get_module_config(cmd->server->module_config, &b2c_client_module);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    if (err)
+        return err;
+    sc->server_tokens = on;
+    return NULL;
+}
+
 const command_rec b2c_client_cmds[] = {
     AP_INIT_TAKE1("B2CClientCache", set_cache, NULL, RSRC_CONF,
                   "shared token cache: shmcb[:ARGS], redis:HOST:PORT, "
@@ -397,5 +409,8 @@ const command_rec b2c_client_cmds[] = {
     AP_INIT_TAKE1("B2CClientTokenHeader", set_token_header, NULL,
                   RSRC_CONF | ACCESS_CONF,
                   "header that carries the token; default Authorization"),
+    AP_INIT_FLAG("B2CClientServerTokens", set_server_tokens, NULL, RSRC_CONF,
+                 "add mod_b2c_client/VERSION to the server's version; "
+                 "default Off"),
     { NULL }
 };

@@ -100,6 +100,12 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
     const char *err = b2c_client_check_references(ptemp, s);
     ap_watchdog_t *wd;
 
+    /* Once per start or restart: not in the first of httpd's two passes. */
+    if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG)
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, B2CLOGNO(02000)
+                     "mod_b2c_client " B2C_VERSION " loaded");
+    if (sc->server_tokens)
+        ap_add_version_component(pconf, "mod_b2c_client/" B2C_VERSION);
     if (err) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, B2CLOGNO(02002) "%s", err);
         return HTTP_INTERNAL_SERVER_ERROR;

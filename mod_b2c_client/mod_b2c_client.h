@@ -21,6 +21,10 @@ APLOG_USE_MODULE(b2c_client);
 
 #define B2CLOGNO(n) "B2C" #n ": "
 
+#ifndef B2C_VERSION  /* configure.ac's AC_INIT, passed by Makefile.am */
+#define B2C_VERSION "unknown"
+#endif
+
 /* One <B2CClient name> section. */
 typedef struct {
     const char *name;
@@ -44,6 +48,7 @@ typedef struct {
     apr_array_header_t *ordered;  /* of b2c_client_def_t*, by index */
     b2c_shared_cache_t *cache;    /* NULL: per process only */
     int cache_set;                /* B2CClientCache given */
+    int server_tokens;            /* B2CClientServerTokens On */
 } b2c_client_server_conf_t;
 
 /* <Location>/<Proxy>/<VirtualHost> settings. */
