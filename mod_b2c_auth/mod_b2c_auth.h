@@ -21,8 +21,7 @@ extern module AP_MODULE_DECLARE_DATA b2c_auth_module;
 APLOG_USE_MODULE(b2c_auth);
 #endif
 
-/* Our log ids: "B2C" + five digits, searchable like httpd's AHnnnnn. */
-#define B2CLOGNO(n) "B2C" #n ": "
+#include "b2c_logno.h"
 
 #define B2C_AUTH_TYPE "Bearer"
 #define B2C_CLAIM_ENV_PREFIX "B2C_CLAIM_"

@@ -3,6 +3,7 @@
  * secret file can be readable by root only and a mistake (missing file,
  * unset variable, unknown client) fails `apachectl -t`. */
 #include "client_config.h"
+#include "b2c_url.h"
 
 #include <apr_file_io.h>
 #include <apr_hash.h>
@@ -133,7 +134,8 @@ static const char *client_section(cmd_parms *cmd, void *mconfig,
         return err;
     if (d->cert)
         d->auth = B2C_AUTH_PRIVATE_KEY_JWT;
-    if (d->token_endpoint && !strncasecmp(d->token_endpoint, "http://", 7))
+    if (d->token_endpoint
+        && !b2c_url_is_https(cmd->temp_pool, d->token_endpoint))
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, cmd->server, B2CLOGNO(02005)
                      "<B2CClient %s> (%s): the token endpoint is plain http://: "
                      "credentials and tokens cross the network unencrypted",
@@ -151,7 +153,7 @@ static const char *client_section(cmd_parms *cmd, void *mconfig,
 
 static const char *is_url(cmd_parms *cmd, const char *url)
 {
-    if (strncasecmp(url, "https://", 8) && strncasecmp(url, "http://", 7))
+    if (!b2c_url_is_http(cmd->temp_pool, url))
         return apr_pstrcat(cmd->pool, cmd->cmd->name,
                            " needs an http:// or https:// URL", NULL);
     return NULL;

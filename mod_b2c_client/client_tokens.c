@@ -6,7 +6,7 @@
 #include "client_tokens.h"
 
 #include "b2c_cache_entry.h"
-#include "b2c_json.h"
+#include "b2c_discovery.h"
 #include "b2c_util.h"
 
 #include <apr_strings.h>
@@ -335,8 +335,8 @@ static const char *token_endpoint(client_state_t *cs, apr_pool_t *p,
                                   b2c_token_result_t *res)
 {
     b2c_http_response_t resp;
-    const char *err = NULL, *endpoint = NULL;
-    json_t *doc;
+    b2c_discovery_t *disc = NULL;
+    const char *err = NULL;
 
     if (cs->token_endpoint)
         return cs->token_endpoint;
@@ -348,12 +348,11 @@ static const char *token_endpoint(client_state_t *cs, apr_pool_t *p,
         res->error_description = apr_psprintf(p, "discovery document: %s", err);
         return NULL;
     }
-    if (resp.status == 200
-        && b2c_json_parse_object(p, resp.body, resp.body_len, &doc, &err)
-               == APR_SUCCESS)
-        endpoint = b2c_json_string(doc, "token_endpoint");
-    if (!endpoint || (strncmp(endpoint, "https://", 8)
-                      && strncmp(endpoint, "http://", 7))) {
+    /* the same parse and URL checks as the validator's metadata */
+    if (resp.status != 200
+        || b2c_discovery_parse(p, resp.body, resp.body_len, &disc, &err)
+               != APR_SUCCESS
+        || !disc->token_endpoint) {
         res->error = "invalid_response";
         res->error_description = "the discovery document names no usable "
                                  "token_endpoint";
@@ -361,7 +360,7 @@ static const char *token_endpoint(client_state_t *cs, apr_pool_t *p,
     }
     /* Written once, under fetch_lock, like every read of it; malloc'ed
      * because no pool here may be shared between threads. */
-    cs->token_endpoint = strdup(endpoint);
+    cs->token_endpoint = strdup(disc->token_endpoint);
     return cs->token_endpoint;
 }
 

@@ -4,7 +4,7 @@
  * (an empty line: no header), BODY the rest, bytes as they are. A missing
  * line means status 200 / no header / empty body. */
 #include "fuzz_common.h"
-#include "b2c_token_client.h"
+#include "b2c_token_request.h"
 
 #include <apr_strings.h>
 #include <stdlib.h>

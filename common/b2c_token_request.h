@@ -1,15 +1,15 @@
-/* OAuth 2.0 client-credentials token requests (RFC 6749 §4.4) the way
- * MSAL's AcquireTokenForClient makes them against the Microsoft identity
+/* One OAuth 2.0 client-credentials token request (RFC 6749 §4.4) the way
+ * MSAL's AcquireTokenForClient makes it against the Microsoft identity
  * platform: the request form, client authentication (secret in the body or
  * in HTTP Basic, or a private_key_jwt assertion per RFC 7523), the answer
- * and its errors, and the retry/expiry arithmetic. No httpd headers. */
-#ifndef B2C_TOKEN_CLIENT_H
-#define B2C_TOKEN_CLIENT_H
+ * and its errors. No httpd headers. */
+#ifndef B2C_TOKEN_REQUEST_H
+#define B2C_TOKEN_REQUEST_H
 
 #include <apr_pools.h>
 #include <apr_tables.h>
-#include <openssl/evp.h>
 
+#include "b2c_client_cert.h"
 #include "b2c_http.h"
 
 typedef enum {
@@ -17,30 +17,6 @@ typedef enum {
     B2C_AUTH_SECRET_BASIC,    /* HTTP Basic, RFC 6749 §2.3.1 encoding */
     B2C_AUTH_PRIVATE_KEY_JWT  /* signed client assertion */
 } b2c_client_auth_t;
-
-/* A certificate credential: what MSAL's WithCertificate uses. */
-typedef struct {
-    EVP_PKEY *key;            /* RSA private key */
-    const char *x5t;          /* base64url SHA-1 of the DER certificate */
-    const char *x5t_s256;     /* base64url SHA-256 of the DER certificate */
-} b2c_client_cert_t;
-
-/* Load a PEM certificate and its PEM private key (RSA, 2048 bits or more;
- * the key must match the certificate; encrypted keys are refused, never
- * prompted for). key_file NULL or "": the key is in cert_file too. The key
- * is freed with p. *err names the file at fault and never prints key
- * material. */
-apr_status_t b2c_client_cert_load(apr_pool_t *p, const char *cert_file,
-                                  const char *key_file,
-                                  b2c_client_cert_t **out, const char **err);
-
-/* The client assertion JWT for token_endpoint: header {alg RS256, typ JWT,
- * x5t, x5t#S256}; claims {aud = token_endpoint, iss = sub = client_id,
- * jti = a fresh random UUID, nbf = iat = now, exp = now + 600}. */
-apr_status_t b2c_client_assertion(apr_pool_t *p, const b2c_client_cert_t *cert,
-                                  const char *client_id,
-                                  const char *token_endpoint, long long now,
-                                  const char **assertion, const char **err);
 
 typedef struct {
     const char *token_endpoint;
@@ -100,26 +76,6 @@ void b2c_token_response_parse(apr_pool_t *p, long status, const char *body,
                               size_t len, const char *retry_after,
                               b2c_token_result_t *res);
 
-/* Retry-After (RFC 9110 §10.2.3): delay-seconds or an HTTP-date; seconds
- * from now, or -1 when absent/invalid. Capped at one day. */
-long long b2c_retry_after_seconds(const char *value, long long now);
-
-/* Seconds to wait before attempt number `failures` (1 = after the first
- * failure): exponential from base to cap, with "equal jitter" (half fixed,
- * half random from rnd in [0,1)), never less than retry_after (which wins
- * over cap), and never more than one day. failures < 1 or base <= 0: no
- * delay beyond retry_after. */
-long long b2c_backoff_seconds(int failures, long long base, long long cap,
-                              long long retry_after, double rnd);
-
-/* When to refresh a token obtained at `obtained` lasting `lifetime`
- * seconds: at 80% of its life but at least 30 s before it expires (for
- * very short tokens: half way). And until when to use it: up to 5 s (or
- * a tenth of its life, when shorter) before expiry. Both return `obtained`
- * for lifetime <= 0 and saturate instead of overflowing. */
-long long b2c_token_refresh_at(long long obtained, long long lifetime);
-long long b2c_token_usable_until(long long obtained, long long lifetime);
-
 /* Make the request and interpret the answer (one attempt, bounded by
  * opts' timeouts). Transport errors: RETRYABLE, error "unreachable", the
  * transport's message as description. A request that cannot be built
@@ -127,18 +83,5 @@ long long b2c_token_usable_until(long long obtained, long long lifetime);
 void b2c_token_fetch(apr_pool_t *p, const b2c_token_request_t *req,
                      const b2c_http_options_t *opts, long long now,
                      b2c_token_result_t *res);
-
-/* Token endpoint for an MSAL-style authority:
- *   https://login.microsoftonline.com/TENANT/oauth2/v2.0 → .../oauth2/v2.0/token
- *   https://login.microsoftonline.com/TENANT            → .../TENANT/oauth2/v2.0/token
- *   https://login.microsoftonline.com/TENANT/v2.0       → .../TENANT/oauth2/v2.0/token
- * (trailing '/' ignored; TENANT may be several segments, as B2C's
- * TENANT/POLICY). NULL when url is a discovery document
- * (ends in /.well-known/openid-configuration): fetch it and use its
- * token_endpoint. *err set when the URL is none of these, is not http(s),
- * or has user info, a query or a fragment (a token endpoint URL itself is
- * refused too). */
-const char *b2c_authority_token_endpoint(apr_pool_t *p, const char *authority,
-                                         const char **err);
 
 #endif
