@@ -39,24 +39,6 @@ static int have_watchdog;
 /* Validated-token entries in the shared cache stay small. */
 #define SHARED_CLAIMS_MAX_BYTES (64 * 1024)
 
-b2c_auth_request_t *b2c_auth_request_get(request_rec *r, int create)
-{
-    b2c_auth_request_t *st =
-        ap_get_module_config(r->request_config, &b2c_auth_module);
-    request_rec *up;
-
-    /* Sub-requests and internal redirects under the same configuration
-     * skip authentication and inherit the user: inherit the claims too. */
-    for (up = r->main ? r->main : r->prev; !st && !create && up;
-         up = up->main ? up->main : up->prev)
-        st = ap_get_module_config(up->request_config, &b2c_auth_module);
-    if (!st && create) {
-        st = apr_pcalloc(r->pool, sizeof(*st));
-        ap_set_module_config(r->request_config, &b2c_auth_module, st);
-    }
-    return st;
-}
-
 static int is_bearer_request(request_rec *r)
 {
     const char *type = ap_auth_type(r);
