@@ -104,13 +104,13 @@ apr_status_t b2c_token_request_form(apr_pool_t *p, const b2c_token_request_t *re
     }
 
     switch (req->auth) {
-    case B2C_AUTH_SECRET_POST:
-    case B2C_AUTH_SECRET_BASIC:
+    case B2C_CLIENT_AUTH_SECRET_POST:
+    case B2C_CLIENT_AUTH_SECRET_BASIC:
         if (req->secret == NULL || *req->secret == '\0') {
             *err = "no client secret";
             return APR_EINVAL;
         }
-        if (req->auth == B2C_AUTH_SECRET_POST) {
+        if (req->auth == B2C_CLIENT_AUTH_SECRET_POST) {
             f = apr_pstrcat(p, f, "&client_secret=", form_encode(p, req->secret),
                             NULL);
         }
@@ -121,7 +121,7 @@ apr_status_t b2c_token_request_form(apr_pool_t *p, const b2c_token_request_t *re
             *basic = apr_pstrcat(p, "Basic ", standard_base64(p, pair), NULL);
         }
         break;
-    case B2C_AUTH_PRIVATE_KEY_JWT: {
+    case B2C_CLIENT_AUTH_PRIVATE_KEY_JWT: {
         const char *assertion;
         apr_status_t rv = b2c_client_assertion(p, req->cert, req->client_id,
                                                req->token_endpoint, now,
@@ -247,7 +247,7 @@ static void parse_success(apr_pool_t *p, long status, const json_t *body,
     long long expires_in;
 
     if (body == NULL) {
-        set_failure(res, B2C_TOKEN_RETRYABLE, "invalid_response",
+        set_failure(res, B2C_FETCH_RETRYABLE, "invalid_response",
                     apr_psprintf(p, "HTTP %ld answer is not a JSON object: %s",
                                  status, json_err));
         return;
@@ -255,39 +255,39 @@ static void parse_success(apr_pool_t *p, long status, const json_t *body,
     token = b2c_json_string(body, "access_token");
     type = b2c_json_string(body, "token_type");
     if (token == NULL || *token == '\0') {
-        set_failure(res, B2C_TOKEN_RETRYABLE, "invalid_response",
+        set_failure(res, B2C_FETCH_RETRYABLE, "invalid_response",
                     "answer has no access_token string");
         return;
     }
     if (!header_safe(token)) {
-        set_failure(res, B2C_TOKEN_RETRYABLE, "invalid_response",
+        set_failure(res, B2C_FETCH_RETRYABLE, "invalid_response",
                     "access_token holds blanks, control or non-ASCII characters");
         return;
     }
     if (type == NULL) {
-        set_failure(res, B2C_TOKEN_RETRYABLE, "invalid_response",
+        set_failure(res, B2C_FETCH_RETRYABLE, "invalid_response",
                     "answer has no token_type string");
         return;
     }
     if (strcasecmp(type, "Bearer") != 0) {
         const char *t = sanitise(p, apr_pstrndup(p, type, 40));
-        set_failure(res, B2C_TOKEN_RETRYABLE, "invalid_response",
+        set_failure(res, B2C_FETCH_RETRYABLE, "invalid_response",
                     apr_psprintf(p, "token_type '%s' is not Bearer", t ? t : ""));
         return;
     }
     if (json_object_get(body, "expires_in") == NULL) {
-        set_failure(res, B2C_TOKEN_RETRYABLE, "invalid_response",
+        set_failure(res, B2C_FETCH_RETRYABLE, "invalid_response",
                     "answer has no expires_in");
         return;
     }
     if ((expires_in = expires_in_value(json_object_get(body, "expires_in"))) == 0) {
-        set_failure(res, B2C_TOKEN_RETRYABLE, "invalid_response",
+        set_failure(res, B2C_FETCH_RETRYABLE, "invalid_response",
                     apr_psprintf(p, "expires_in is not a number of seconds "
                                  "from 1 to %" APR_INT64_T_FMT,
                                  (apr_int64_t)MAX_EXPIRES_IN));
         return;
     }
-    res->outcome = B2C_TOKEN_OK;
+    res->outcome = B2C_FETCH_OK;
     res->access_token = apr_pstrdup(p, token);
     res->expires_in = expires_in;
 }
@@ -304,7 +304,7 @@ void b2c_token_response_parse(apr_pool_t *p, long status, const char *body,
         retry_after, (long long)apr_time_sec(apr_time_now()));
 
     if (status <= 0) {
-        set_failure(res, B2C_TOKEN_RETRYABLE, "unreachable",
+        set_failure(res, B2C_FETCH_RETRYABLE, "unreachable",
                     "no answer from the token endpoint");
         return;
     }
@@ -332,9 +332,9 @@ void b2c_token_response_parse(apr_pool_t *p, long status, const char *body,
     if (status == 429 || status == 408 || status >= 500 || status < 200 ||
         strcmp(error, "temporarily_unavailable") == 0 ||
         strcmp(error, "server_error") == 0)
-        set_failure(res, B2C_TOKEN_RETRYABLE, error, desc);
+        set_failure(res, B2C_FETCH_RETRYABLE, error, desc);
     else /* 3xx (redirects are not followed) and 4xx: the config is wrong */
-        set_failure(res, B2C_TOKEN_REFUSED, error, desc);
+        set_failure(res, B2C_FETCH_REFUSED, error, desc);
 }
 
 /* ---------------------------------------------------------------------
@@ -381,12 +381,12 @@ void b2c_token_fetch(apr_pool_t *p, const b2c_token_request_t *req,
     memset(res, 0, sizeof(*res));
     res->retry_after = -1;
     if (!b2c_url_is_http(p, req->token_endpoint)) {
-        set_failure(res, B2C_TOKEN_REFUSED, "invalid_request",
+        set_failure(res, B2C_FETCH_REFUSED, "invalid_request",
                     "the token endpoint is not an http or https URL");
         return;
     }
     if (b2c_token_request_form(p, req, now, &form, &basic, &err) != APR_SUCCESS) {
-        set_failure(res, B2C_TOKEN_REFUSED, "invalid_request", err);
+        set_failure(res, B2C_FETCH_REFUSED, "invalid_request", err);
         return;
     }
     if (basic) {
@@ -396,13 +396,13 @@ void b2c_token_fetch(apr_pool_t *p, const b2c_token_request_t *req,
     if (b2c_http_post_form(p, req->token_endpoint, headers, form, opts, &resp,
                            &err) != APR_SUCCESS) {
         const char *d = sanitise(p, err);
-        set_failure(res, B2C_TOKEN_RETRYABLE, "unreachable",
+        set_failure(res, B2C_FETCH_RETRYABLE, "unreachable",
                     d ? d : "no answer from the token endpoint");
         return;
     }
     b2c_token_response_parse(p, resp.status, resp.body, resp.body_len,
                              resp.retry_after, res);
-    if (res->outcome != B2C_TOKEN_OK && quotes_secret(p, &resp, req->secret)) {
+    if (res->outcome != B2C_FETCH_OK && quotes_secret(p, &resp, req->secret)) {
         res->error = "withheld";
         res->error_code = NULL;
         res->error_description = "(error text withheld: it quoted the client "

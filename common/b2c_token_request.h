@@ -13,9 +13,9 @@
 #include "b2c_http.h"
 
 typedef enum {
-    B2C_AUTH_SECRET_POST = 0, /* client_secret in the form (default) */
-    B2C_AUTH_SECRET_BASIC,    /* HTTP Basic, RFC 6749 §2.3.1 encoding */
-    B2C_AUTH_PRIVATE_KEY_JWT  /* signed client assertion */
+    B2C_CLIENT_AUTH_SECRET_POST = 0, /* client_secret in the form (default) */
+    B2C_CLIENT_AUTH_SECRET_BASIC,    /* HTTP Basic, RFC 6749 §2.3.1 encoding */
+    B2C_CLIENT_AUTH_PRIVATE_KEY_JWT  /* signed client assertion */
 } b2c_client_auth_t;
 
 typedef struct {
@@ -39,11 +39,11 @@ apr_status_t b2c_token_request_form(apr_pool_t *p, const b2c_token_request_t *re
 
 /* What an answer of the token endpoint means. */
 typedef enum {
-    B2C_TOKEN_OK = 0,
-    B2C_TOKEN_RETRYABLE,   /* network error, timeout, 408, 429, 5xx, 1xx,
+    B2C_FETCH_OK = 0,
+    B2C_FETCH_RETRYABLE,   /* network error, timeout, 408, 429, 5xx, 1xx,
                               a 2xx that is not a usable token, or the
                               errors temporarily_unavailable/server_error */
-    B2C_TOKEN_REFUSED      /* other 4xx, and 3xx (redirects are not
+    B2C_FETCH_REFUSED      /* other 4xx, and 3xx (redirects are not
                               followed): the config is wrong */
 } b2c_token_outcome_t;
 

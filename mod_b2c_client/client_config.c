@@ -91,7 +91,7 @@ static const char *complete(apr_pool_t *p, const b2c_client_def_t *d)
         return apr_psprintf(p, "<B2CClient %s> (%s): use either "
                             "B2CClientSecret or B2CClientCertificate, not both",
                             d->name, d->defined_at);
-    if (d->cert && d->auth_set && d->auth != B2C_AUTH_PRIVATE_KEY_JWT)
+    if (d->cert && d->auth_set && d->auth != B2C_CLIENT_AUTH_PRIVATE_KEY_JWT)
         return apr_psprintf(p, "<B2CClient %s>: B2CClientAuthMethod does not "
                             "apply to a certificate", d->name);
     return NULL;
@@ -133,7 +133,7 @@ static const char *client_section(cmd_parms *cmd, void *mconfig,
     if ((err = complete(cmd->pool, d)))
         return err;
     if (d->cert)
-        d->auth = B2C_AUTH_PRIVATE_KEY_JWT;
+        d->auth = B2C_CLIENT_AUTH_PRIVATE_KEY_JWT;
     if (d->token_endpoint
         && !b2c_url_is_https(cmd->temp_pool, d->token_endpoint))
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, cmd->server, B2CLOGNO(02005)
@@ -308,9 +308,9 @@ static const char *set_auth_method(cmd_parms *cmd, void *m, const char *arg)
     if (err)
         return err;
     if (!strcasecmp(arg, "client_secret_post"))
-        current_def->auth = B2C_AUTH_SECRET_POST;
+        current_def->auth = B2C_CLIENT_AUTH_SECRET_POST;
     else if (!strcasecmp(arg, "client_secret_basic"))
-        current_def->auth = B2C_AUTH_SECRET_BASIC;
+        current_def->auth = B2C_CLIENT_AUTH_SECRET_BASIC;
     else
         return "B2CClientAuthMethod: client_secret_post or client_secret_basic";
     current_def->auth_set = 1;

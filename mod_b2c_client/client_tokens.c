@@ -288,7 +288,7 @@ static void fetch_from_endpoint(b2c_client_tokens_t *t, client_state_t *cs,
     }
     now = now_seconds();
 
-    if (res.outcome == B2C_TOKEN_OK) {
+    if (res.outcome == B2C_FETCH_OK) {
         install(cs, res.access_token, now, res.expires_in);
         publish(t, cs, p, res.access_token, now, res.expires_in);
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, t->s, B2CLOGNO(02101)
@@ -303,7 +303,7 @@ static void fetch_from_endpoint(b2c_client_tokens_t *t, client_state_t *cs,
 
         apr_thread_mutex_lock(cs->lock);
         cs->failures++;
-        delay = res.outcome == B2C_TOKEN_REFUSED
+        delay = res.outcome == B2C_FETCH_REFUSED
                     ? (res.retry_after > REFUSED_RETRY_SECONDS
                            ? res.retry_after : REFUSED_RETRY_SECONDS)
                     : b2c_backoff_seconds(cs->failures, BACKOFF_BASE_SECONDS,
@@ -323,7 +323,7 @@ static void fetch_from_endpoint(b2c_client_tokens_t *t, client_state_t *cs,
                          "attempt in %" APR_INT64_T_FMT " s%s", cs->def->name,
                          endpoint ? endpoint : "(token endpoint unknown)",
                          ap_escape_logitem(p, what), (apr_int64_t)delay,
-                         res.outcome == B2C_TOKEN_REFUSED
+                         res.outcome == B2C_FETCH_REFUSED
                              ? " (the identity platform refused the client's "
                                "credentials or scope: check the configuration)"
                              : "");
@@ -340,7 +340,7 @@ static const char *token_endpoint(client_state_t *cs, apr_pool_t *p,
 
     if (cs->token_endpoint)
         return cs->token_endpoint;
-    res->outcome = B2C_TOKEN_RETRYABLE;
+    res->outcome = B2C_FETCH_RETRYABLE;
     res->retry_after = -1;
     if (b2c_http_get(p, cs->def->discovery_url, opts, &resp, &err)
         != APR_SUCCESS) {

@@ -241,7 +241,7 @@ static b2c_client_cert_t *load_good_cert(X509 **x_out)
 
 START_TEST(form_secret_post)
 {
-    b2c_token_request_t req = secret_request(B2C_AUTH_SECRET_POST);
+    b2c_token_request_t req = secret_request(B2C_CLIENT_AUTH_SECRET_POST);
     const char *form, *basic, *err;
 
     ck_assert_int_eq(b2c_token_request_form(ut_pool, &req, UT_NOW, &form, &basic, &err),
@@ -256,7 +256,7 @@ END_TEST
 
 START_TEST(form_encodes_every_byte)
 {
-    b2c_token_request_t req = secret_request(B2C_AUTH_SECRET_POST);
+    b2c_token_request_t req = secret_request(B2C_CLIENT_AUTH_SECRET_POST);
     const char *form, *basic, *err;
     char all[256];
     int i;
@@ -277,7 +277,7 @@ END_TEST
 
 START_TEST(form_scopes)
 {
-    b2c_token_request_t req = secret_request(B2C_AUTH_SECRET_POST);
+    b2c_token_request_t req = secret_request(B2C_CLIENT_AUTH_SECRET_POST);
     const char *form, *basic, *err;
     const char *bad[] = { "", "a b", "tab\there", "quote\"", "back\\slash",
                           "caf\xc3\xa9", "new\nline" };
@@ -316,7 +316,7 @@ END_TEST
 
 START_TEST(form_secret_basic)
 {
-    b2c_token_request_t req = secret_request(B2C_AUTH_SECRET_BASIC);
+    b2c_token_request_t req = secret_request(B2C_CLIENT_AUTH_SECRET_BASIC);
     const char *form, *basic, *err;
     unsigned char dec[128];
     int n;
@@ -341,7 +341,7 @@ START_TEST(form_missing_parts)
     const char *form, *basic, *err;
     int auth;
 
-    for (auth = B2C_AUTH_SECRET_POST; auth <= B2C_AUTH_SECRET_BASIC; auth++) {
+    for (auth = B2C_CLIENT_AUTH_SECRET_POST; auth <= B2C_CLIENT_AUTH_SECRET_BASIC; auth++) {
         req = secret_request((b2c_client_auth_t)auth);
         req.secret = NULL;
         ck_assert_int_eq(b2c_token_request_form(ut_pool, &req, UT_NOW, &form, &basic,
@@ -353,7 +353,7 @@ START_TEST(form_missing_parts)
         ck_assert_ptr_null(form);
         ck_assert_ptr_null(basic);
     }
-    req = secret_request(B2C_AUTH_SECRET_POST);
+    req = secret_request(B2C_CLIENT_AUTH_SECRET_POST);
     req.client_id = NULL;
     ck_assert_int_eq(b2c_token_request_form(ut_pool, &req, UT_NOW, &form, &basic, &err),
                      APR_EINVAL);
@@ -362,7 +362,7 @@ START_TEST(form_missing_parts)
     ck_assert_int_eq(b2c_token_request_form(ut_pool, &req, UT_NOW, &form, &basic, &err),
                      APR_EINVAL);
 
-    req = secret_request(B2C_AUTH_PRIVATE_KEY_JWT); /* no cert */
+    req = secret_request(B2C_CLIENT_AUTH_PRIVATE_KEY_JWT); /* no cert */
     ck_assert_int_eq(b2c_token_request_form(ut_pool, &req, UT_NOW, &form, &basic, &err),
                      APR_EINVAL);
     ck_assert_ptr_nonnull(err);
@@ -548,7 +548,7 @@ END_TEST
 
 START_TEST(form_private_key_jwt)
 {
-    b2c_token_request_t req = secret_request(B2C_AUTH_PRIVATE_KEY_JWT);
+    b2c_token_request_t req = secret_request(B2C_CLIENT_AUTH_PRIVATE_KEY_JWT);
     const char *form, *basic, *err;
     json_t *claims;
 
@@ -592,7 +592,7 @@ START_TEST(answer_success_v2)
 
     parse(200, "{\"token_type\":\"Bearer\",\"expires_in\":3599,\"ext_expires_in\":3599,"
                "\"access_token\":\"" TOKEN "\"}", NULL, &res);
-    ck_assert_int_eq(res.outcome, B2C_TOKEN_OK);
+    ck_assert_int_eq(res.outcome, B2C_FETCH_OK);
     ck_assert_str_eq(res.access_token, TOKEN);
     ck_assert_int_eq(res.expires_in, 3599);
     ck_assert_ptr_null(res.error);
@@ -602,13 +602,13 @@ START_TEST(answer_success_v2)
 
     parse(200, "{\"token_type\":\"bearer\",\"expires_in\":1,\"access_token\":\"x\"}",
           NULL, &res);
-    ck_assert_int_eq(res.outcome, B2C_TOKEN_OK);
+    ck_assert_int_eq(res.outcome, B2C_FETCH_OK);
     ck_assert_int_eq(res.expires_in, 1);
     ck_assert_str_eq(res.access_token, "x");
 
     parse(200, "{\"token_type\":\"BEARER\",\"expires_in\":31536000,"
                "\"access_token\":\"~!#$%&'()*+,-./:;<=>?@[]^_`{|}\"}", NULL, &res);
-    ck_assert_int_eq(res.outcome, B2C_TOKEN_OK);
+    ck_assert_int_eq(res.outcome, B2C_FETCH_OK);
     ck_assert_int_eq(res.expires_in, 31536000);
 }
 END_TEST
@@ -621,14 +621,14 @@ START_TEST(answer_success_v1_strings)
                "\"3599\",\"expires_on\":\"1700003599\",\"not_before\":\"1699999700\","
                "\"resource\":\"https://graph.microsoft.com\",\"access_token\":\""
                TOKEN "\"}", NULL, &res);
-    ck_assert_int_eq(res.outcome, B2C_TOKEN_OK);
+    ck_assert_int_eq(res.outcome, B2C_FETCH_OK);
     ck_assert_str_eq(res.access_token, TOKEN);
     ck_assert_int_eq(res.expires_in, 3599);
 
     /* 201 is a success too */
     parse(201, "{\"token_type\":\"Bearer\",\"expires_in\":\"0060\",\"access_token\":\"t\"}",
           NULL, &res);
-    ck_assert_int_eq(res.outcome, B2C_TOKEN_OK);
+    ck_assert_int_eq(res.outcome, B2C_FETCH_OK);
     ck_assert_int_eq(res.expires_in, 60);
 }
 END_TEST
@@ -699,7 +699,7 @@ START_TEST(answer_bad_success)
 
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         parse(200, cases[i].body, NULL, &res);
-        ck_assert_msg(res.outcome == B2C_TOKEN_RETRYABLE, "case %zu accepted", i);
+        ck_assert_msg(res.outcome == B2C_FETCH_RETRYABLE, "case %zu accepted", i);
         ck_assert_ptr_null(res.access_token);
         ck_assert_int_eq(res.expires_in, 0);
         ck_assert_str_eq(res.error, "invalid_response");
@@ -711,7 +711,7 @@ START_TEST(answer_bad_success)
                       "case %zu: token in '%s'", i, res.error_description);
     }
     parse(200, NULL, NULL, &res);
-    ck_assert_int_eq(res.outcome, B2C_TOKEN_RETRYABLE);
+    ck_assert_int_eq(res.outcome, B2C_FETCH_RETRYABLE);
     ck_assert_str_eq(res.error, "invalid_response");
 }
 END_TEST
@@ -733,7 +733,7 @@ START_TEST(answer_invalid_client)
     b2c_token_result_t res;
 
     parse(401, INVALID_CLIENT_BODY, NULL, &res);
-    ck_assert_int_eq(res.outcome, B2C_TOKEN_REFUSED);
+    ck_assert_int_eq(res.outcome, B2C_FETCH_REFUSED);
     ck_assert_ptr_null(res.access_token);
     ck_assert_str_eq(res.error, "invalid_client");
     ck_assert_str_eq(res.error_code, "AADSTS7000215");
@@ -755,7 +755,7 @@ START_TEST(answer_invalid_scope)
                "provided request must include a 'scope' input parameter. The provided "
                "value for the input parameter 'scope' is not valid. The scope "
                "api://x/read is not valid.\\r\\nTrace ID: abc\"}", NULL, &res);
-    ck_assert_int_eq(res.outcome, B2C_TOKEN_REFUSED);
+    ck_assert_int_eq(res.outcome, B2C_FETCH_REFUSED);
     ck_assert_str_eq(res.error, "invalid_scope");
     ck_assert_str_eq(res.error_code, "AADSTS70011");
     ck_assert_ptr_null(strstr(res.error_description, "Trace"));
@@ -765,7 +765,7 @@ START_TEST(answer_invalid_scope)
     ck_assert_str_eq(res.error_code, "AADSTS90014");
     parse(403, "{\"error\":\"unauthorized_client\",\"error_description\":\"AADSTS\"}",
           NULL, &res);
-    ck_assert_int_eq(res.outcome, B2C_TOKEN_REFUSED);
+    ck_assert_int_eq(res.outcome, B2C_FETCH_REFUSED);
     ck_assert_ptr_null(res.error_code);
     parse(400, "{\"error\":\"invalid_grant\",\"error_codes\":[]}", NULL, &res);
     ck_assert_ptr_null(res.error_code);
@@ -780,19 +780,19 @@ START_TEST(answer_retryable)
 
     parse(429, "{\"error\":\"temporarily_unavailable\",\"error_description\":"
                "\"AADSTS50196: throttled\",\"error_codes\":[50196]}", "30", &res);
-    ck_assert_int_eq(res.outcome, B2C_TOKEN_RETRYABLE);
+    ck_assert_int_eq(res.outcome, B2C_FETCH_RETRYABLE);
     ck_assert_str_eq(res.error, "temporarily_unavailable");
     ck_assert_str_eq(res.error_code, "AADSTS50196");
     ck_assert_str_eq(res.error_description, "AADSTS50196: throttled");
     ck_assert_int_eq(res.retry_after, 30);
 
     parse(429, "", "5", &res);
-    ck_assert_int_eq(res.outcome, B2C_TOKEN_RETRYABLE);
+    ck_assert_int_eq(res.outcome, B2C_FETCH_RETRYABLE);
     ck_assert_str_eq(res.error, "http_429");
     ck_assert_int_eq(res.retry_after, 5);
 
     parse(503, "<html><body><h1>Service Unavailable</h1>\r\n</body></html>", NULL, &res);
-    ck_assert_int_eq(res.outcome, B2C_TOKEN_RETRYABLE);
+    ck_assert_int_eq(res.outcome, B2C_FETCH_RETRYABLE);
     ck_assert_str_eq(res.error, "http_503");
     ck_assert_ptr_null(res.error_code);
     ck_assert_ptr_nonnull(strstr(res.error_description, "HTTP 503"));
@@ -800,21 +800,21 @@ START_TEST(answer_retryable)
 
     parse(500, "{\"error\":\"server_error\",\"error_description\":\"AADSTS90033: "
                "A transient error has occurred.\"}", "junk", &res);
-    ck_assert_int_eq(res.outcome, B2C_TOKEN_RETRYABLE);
+    ck_assert_int_eq(res.outcome, B2C_FETCH_RETRYABLE);
     ck_assert_str_eq(res.error_code, "AADSTS90033");
     ck_assert_int_eq(res.retry_after, -1);
 
     parse(0, NULL, NULL, &res);
-    ck_assert_int_eq(res.outcome, B2C_TOKEN_RETRYABLE);
+    ck_assert_int_eq(res.outcome, B2C_FETCH_RETRYABLE);
     ck_assert_str_eq(res.error, "unreachable");
     ck_assert_ptr_nonnull(res.error_description);
 
     parse(408, "", NULL, &res);
-    ck_assert_int_eq(res.outcome, B2C_TOKEN_RETRYABLE);
+    ck_assert_int_eq(res.outcome, B2C_FETCH_RETRYABLE);
     parse(400, "{\"error\":\"temporarily_unavailable\"}", NULL, &res);
-    ck_assert_int_eq(res.outcome, B2C_TOKEN_RETRYABLE);
+    ck_assert_int_eq(res.outcome, B2C_FETCH_RETRYABLE);
     parse(100, "", NULL, &res);
-    ck_assert_int_eq(res.outcome, B2C_TOKEN_RETRYABLE);
+    ck_assert_int_eq(res.outcome, B2C_FETCH_RETRYABLE);
 }
 END_TEST
 
@@ -823,16 +823,16 @@ START_TEST(answer_refused_other)
     b2c_token_result_t res;
 
     parse(404, "<html>Not Found</html>", NULL, &res);
-    ck_assert_int_eq(res.outcome, B2C_TOKEN_REFUSED);
+    ck_assert_int_eq(res.outcome, B2C_FETCH_REFUSED);
     ck_assert_str_eq(res.error, "http_404");
     parse(401, "", NULL, &res);
-    ck_assert_int_eq(res.outcome, B2C_TOKEN_REFUSED);
+    ck_assert_int_eq(res.outcome, B2C_FETCH_REFUSED);
     ck_assert_str_eq(res.error, "http_401");
     parse(302, "", NULL, &res);
-    ck_assert_int_eq(res.outcome, B2C_TOKEN_REFUSED);
+    ck_assert_int_eq(res.outcome, B2C_FETCH_REFUSED);
     /* an error body that is not JSON we accept (duplicates) */
     parse(400, "{\"error\":\"a\",\"error\":\"b\"}", NULL, &res);
-    ck_assert_int_eq(res.outcome, B2C_TOKEN_REFUSED);
+    ck_assert_int_eq(res.outcome, B2C_FETCH_REFUSED);
     ck_assert_str_eq(res.error, "http_400");
 }
 END_TEST
@@ -940,7 +940,7 @@ static const b2c_http_options_t fetch_opts = { 5000, 2000, 65536, NULL };
 START_TEST(fetch_basic_exchange)
 {
     static fake_server_t server;
-    b2c_token_request_t req = secret_request(B2C_AUTH_SECRET_BASIC);
+    b2c_token_request_t req = secret_request(B2C_CLIENT_AUTH_SECRET_BASIC);
     b2c_token_result_t res;
     pthread_t thread;
     const char *body;
@@ -957,7 +957,7 @@ START_TEST(fetch_basic_exchange)
     pthread_join(thread, NULL);
     close(server.listener);
 
-    ck_assert_int_eq(res.outcome, B2C_TOKEN_RETRYABLE);
+    ck_assert_int_eq(res.outcome, B2C_FETCH_RETRYABLE);
     ck_assert_str_eq(res.error, "temporarily_unavailable");
     ck_assert_str_eq(res.error_description, "busy");
     ck_assert_int_eq(res.retry_after, 100); /* against the caller's clock */
@@ -975,7 +975,7 @@ END_TEST
 START_TEST(fetch_success)
 {
     static fake_server_t server;
-    b2c_token_request_t req = secret_request(B2C_AUTH_SECRET_POST);
+    b2c_token_request_t req = secret_request(B2C_CLIENT_AUTH_SECRET_POST);
     b2c_token_result_t res;
     pthread_t thread;
     int port;
@@ -989,7 +989,7 @@ START_TEST(fetch_success)
     pthread_join(thread, NULL);
     close(server.listener);
 
-    ck_assert_msg(res.outcome == B2C_TOKEN_OK, "%s: %s", res.error, res.error_description);
+    ck_assert_msg(res.outcome == B2C_FETCH_OK, "%s: %s", res.error, res.error_description);
     ck_assert_str_eq(res.access_token, "t");
     ck_assert_int_eq(res.expires_in, 3599);
     ck_assert_ptr_null(strstr(server.request, "Authorization:"));
@@ -1002,7 +1002,7 @@ END_TEST
 START_TEST(fetch_upper_case_scheme)
 {
     static fake_server_t server;
-    b2c_token_request_t req = secret_request(B2C_AUTH_SECRET_POST);
+    b2c_token_request_t req = secret_request(B2C_CLIENT_AUTH_SECRET_POST);
     b2c_token_result_t res;
     pthread_t thread;
     int port;
@@ -1016,14 +1016,14 @@ START_TEST(fetch_upper_case_scheme)
     pthread_join(thread, NULL);
     close(server.listener);
 
-    ck_assert_msg(res.outcome == B2C_TOKEN_OK, "%s: %s", res.error, res.error_description);
+    ck_assert_msg(res.outcome == B2C_FETCH_OK, "%s: %s", res.error, res.error_description);
     ck_assert_str_eq(res.access_token, "u");
 }
 END_TEST
 
 START_TEST(fetch_failures)
 {
-    b2c_token_request_t req = secret_request(B2C_AUTH_SECRET_POST);
+    b2c_token_request_t req = secret_request(B2C_CLIENT_AUTH_SECRET_POST);
     b2c_token_result_t res;
     struct sockaddr_in addr;
     socklen_t alen = sizeof(addr);
@@ -1040,7 +1040,7 @@ START_TEST(fetch_failures)
                                       ntohs(addr.sin_port));
     b2c_token_fetch(ut_pool, &req, &fetch_opts, UT_NOW, &res);
     close(fd);
-    ck_assert_int_eq(res.outcome, B2C_TOKEN_RETRYABLE);
+    ck_assert_int_eq(res.outcome, B2C_FETCH_RETRYABLE);
     ck_assert_str_eq(res.error, "unreachable");
     ck_assert_ptr_nonnull(res.error_description);
     ck_assert_ptr_null(strstr(res.error_description, "a+b"));
@@ -1048,13 +1048,13 @@ START_TEST(fetch_failures)
 
     req.token_endpoint = "ftp://host/token";
     b2c_token_fetch(ut_pool, &req, &fetch_opts, UT_NOW, &res);
-    ck_assert_int_eq(res.outcome, B2C_TOKEN_REFUSED);
+    ck_assert_int_eq(res.outcome, B2C_FETCH_REFUSED);
     ck_assert_str_eq(res.error, "invalid_request");
 
     req.token_endpoint = ENDPOINT;
     req.secret = NULL;
     b2c_token_fetch(ut_pool, &req, &fetch_opts, UT_NOW, &res);
-    ck_assert_int_eq(res.outcome, B2C_TOKEN_REFUSED);
+    ck_assert_int_eq(res.outcome, B2C_FETCH_REFUSED);
     ck_assert_str_eq(res.error, "invalid_request");
     ck_assert_str_eq(res.error_description, "no client secret");
 }
