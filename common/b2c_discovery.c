@@ -3,28 +3,16 @@
  * the (possibly large) JSON document go. */
 #include "b2c_discovery.h"
 #include "b2c_json.h"
+#include "b2c_url.h"
 
 #include <apr_strings.h>
 #include <string.h>
-#include <strings.h>
 
 /* An absolute http(s) URL without spaces or control characters, which
  * would otherwise travel into logs and HTTP requests. */
-static int url_acceptable(const char *url)
+static int url_acceptable(apr_pool_t *p, const char *url)
 {
-    const char *c;
-
-    if (url == NULL)
-        return 0;
-    if (strncasecmp(url, "https://", 8) != 0 && strncasecmp(url, "http://", 7) != 0)
-        return 0;
-    if (url[strncasecmp(url, "https://", 8) == 0 ? 8 : 7] == '\0')
-        return 0;
-    for (c = url; *c; c++) {
-        if ((unsigned char)*c <= 0x20 || *c == 0x7f)
-            return 0;
-    }
-    return 1;
+    return url != NULL && b2c_url_is_http(p, url);
 }
 
 apr_status_t b2c_discovery_parse(apr_pool_t *p, const char *buf, size_t len,
@@ -58,7 +46,7 @@ apr_status_t b2c_discovery_parse(apr_pool_t *p, const char *buf, size_t len,
         *err = "discovery: jwks_uri missing or not a string";
         goto out;
     }
-    if (!url_acceptable(jwks_uri)) {
+    if (!url_acceptable(tmp, jwks_uri)) {
         *err = "discovery: jwks_uri is not an http(s) URL";
         goto out;
     }
@@ -67,7 +55,7 @@ apr_status_t b2c_discovery_parse(apr_pool_t *p, const char *buf, size_t len,
     d->jwks_uri = apr_pstrdup(p, jwks_uri);
     /* Optional, and only the token client needs it: a bad value is
      * dropped rather than failing the validator's metadata. */
-    d->token_endpoint = url_acceptable(token_endpoint) ? apr_pstrdup(p, token_endpoint)
+    d->token_endpoint = url_acceptable(tmp, token_endpoint) ? apr_pstrdup(p, token_endpoint)
                                                        : NULL;
     *out = d;
     rv = APR_SUCCESS;

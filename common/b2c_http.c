@@ -3,6 +3,7 @@
  * redirects and speaks only http/https, so a hostile or broken identity
  * platform can slow one fetch down but never hang or balloon a worker. */
 #include "b2c_http.h"
+#include "b2c_url.h"
 
 #include <apr_strings.h>
 #include <curl/curl.h>
@@ -97,7 +98,9 @@ static apr_status_t perform(apr_pool_t *p, const char *url,
 
     memset(resp, 0, sizeof(*resp));
     *err = NULL;
-    if (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0) {
+    /* the same check as the configuration's: libcurl takes "HTTPS://"
+     * too, and refusing it here left such a URL accepted but never fetched */
+    if (!b2c_url_is_http(p, url)) {
         *err = "only http and https URLs are fetched";
         return APR_EINVAL;
     }

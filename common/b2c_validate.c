@@ -153,26 +153,26 @@ static b2c_token_status_t check_audience(const json_t *claims,
     size_t i;
 
     if (params->audiences == NULL || params->audiences->nelts == 0)
-        return verdict(res, B2C_TOKEN_BAD_AUDIENCE, "no audience configured");
+        return verdict(res, B2C_VERDICT_BAD_AUDIENCE, "no audience configured");
     if (aud == NULL)
-        return verdict(res, B2C_TOKEN_BAD_AUDIENCE, "aud missing");
+        return verdict(res, B2C_VERDICT_BAD_AUDIENCE, "aud missing");
     if (json_is_string(aud)) {
         if (audience_matches(aud, params->audiences))
-            return B2C_TOKEN_VALID;
-        return verdict(res, B2C_TOKEN_BAD_AUDIENCE, "aud not accepted");
+            return B2C_VERDICT_VALID;
+        return verdict(res, B2C_VERDICT_BAD_AUDIENCE, "aud not accepted");
     }
     if (!json_is_array(aud))
-        return verdict(res, B2C_TOKEN_BAD_AUDIENCE, "aud is not a string or array");
+        return verdict(res, B2C_VERDICT_BAD_AUDIENCE, "aud is not a string or array");
     /* RFC 7519 §4.1.3: an array of strings; anything else is malformed. */
     json_array_foreach(aud, i, el) {
         if (!json_is_string(el))
-            return verdict(res, B2C_TOKEN_BAD_AUDIENCE, "aud array holds a non-string");
+            return verdict(res, B2C_VERDICT_BAD_AUDIENCE, "aud array holds a non-string");
     }
     json_array_foreach(aud, i, el) {
         if (audience_matches(el, params->audiences))
-            return B2C_TOKEN_VALID;
+            return B2C_VERDICT_VALID;
     }
-    return verdict(res, B2C_TOKEN_BAD_AUDIENCE, "aud not accepted");
+    return verdict(res, B2C_VERDICT_BAD_AUDIENCE, "aud not accepted");
 }
 
 static b2c_token_status_t check_times(const json_t *claims,
@@ -185,24 +185,24 @@ static b2c_token_status_t check_times(const json_t *claims,
     int has_iat = b2c_json_numeric_date(claims, "iat", &iat);
 
     if (has_exp == 0)
-        return verdict(res, B2C_TOKEN_BAD_TIME, "exp missing");
+        return verdict(res, B2C_VERDICT_BAD_TIME, "exp missing");
     if (has_exp < 0)
-        return verdict(res, B2C_TOKEN_BAD_TIME, "exp is not a NumericDate");
+        return verdict(res, B2C_VERDICT_BAD_TIME, "exp is not a NumericDate");
     if (has_nbf < 0)
-        return verdict(res, B2C_TOKEN_BAD_TIME, "nbf is not a NumericDate");
+        return verdict(res, B2C_VERDICT_BAD_TIME, "nbf is not a NumericDate");
     if (has_iat < 0)
-        return verdict(res, B2C_TOKEN_BAD_TIME, "iat is not a NumericDate");
+        return verdict(res, B2C_VERDICT_BAD_TIME, "iat is not a NumericDate");
     if (skew < 0)
         skew = 0;
     if (skew > SKEW_MAX)
         skew = SKEW_MAX;
     /* exp/nbf are bounded to ±2^53 by the JSON reader, so no overflow. */
     if (params->now > exp + skew)
-        return verdict(res, B2C_TOKEN_EXPIRED, "token expired");
+        return verdict(res, B2C_VERDICT_EXPIRED, "token expired");
     if (has_nbf > 0 && nbf > params->now + skew)
-        return verdict(res, B2C_TOKEN_NOT_YET_VALID, "token not yet valid (nbf)");
+        return verdict(res, B2C_VERDICT_NOT_YET_VALID, "token not yet valid (nbf)");
     res->exp = exp;
-    return B2C_TOKEN_VALID;
+    return B2C_VERDICT_VALID;
 }
 
 b2c_token_status_t b2c_validate_token(apr_pool_t *p, const char *token,
@@ -217,10 +217,10 @@ b2c_token_status_t b2c_validate_token(apr_pool_t *p, const char *token,
 
     memset(res, 0, sizeof(*res));
     if (params == NULL)
-        return verdict(res, B2C_TOKEN_MALFORMED, "no validation parameters");
+        return verdict(res, B2C_VERDICT_MALFORMED, "no validation parameters");
 
     if (b2c_jwt_parse(p, token, len, &jwt, &err) != APR_SUCCESS)
-        return verdict(res, B2C_TOKEN_MALFORMED,
+        return verdict(res, B2C_VERDICT_MALFORMED,
                        apr_pstrcat(p, "malformed token: ", err, NULL));
     res->jwt = jwt;
     res->kid = sanitise_kid(p, jwt->kid);
@@ -229,45 +229,45 @@ b2c_token_status_t b2c_validate_token(apr_pool_t *p, const char *token,
      * before signing, so nobody but Graph can verify them. Say so instead
      * of reporting a baffling signature failure. */
     if (json_object_get(jwt->header, "nonce") != NULL)
-        return verdict(res, B2C_TOKEN_FOREIGN,
+        return verdict(res, B2C_VERDICT_FOREIGN,
                        "token has a nonce header: it looks like a token for another "
                        "resource such as Microsoft Graph");
 
     if (jwt->alg == 0 || (jwt->alg & params->algs) == 0)
-        return verdict(res, B2C_TOKEN_BAD_ALG, "alg not allowed");
+        return verdict(res, B2C_VERDICT_BAD_ALG, "alg not allowed");
 
     /* The key comes only from our JWKS by kid; jku/x5u/jwk/x5c headers are
      * attacker-controlled and deliberately never looked at. */
     key = b2c_jwks_find_key(jwks, jwt->kid);
     if (key == NULL)
-        return verdict(res, B2C_TOKEN_UNKNOWN_KID,
+        return verdict(res, B2C_VERDICT_UNKNOWN_KID,
                        jwt->kid ? "no key with this kid" : "token has no kid");
     if (key->use != NULL && strcmp(key->use, "sig") != 0)
-        return verdict(res, B2C_TOKEN_BAD_SIGNATURE, "key is not for signatures");
+        return verdict(res, B2C_VERDICT_BAD_SIGNATURE, "key is not for signatures");
     if (key->alg != NULL && strcmp(key->alg, jwt->alg_name) != 0)
-        return verdict(res, B2C_TOKEN_BAD_SIGNATURE, "key alg differs from token alg");
+        return verdict(res, B2C_VERDICT_BAD_SIGNATURE, "key alg differs from token alg");
     if (b2c_jwt_verify_signature(p, jwt, key, &err) != APR_SUCCESS)
-        return verdict(res, B2C_TOKEN_BAD_SIGNATURE,
+        return verdict(res, B2C_VERDICT_BAD_SIGNATURE,
                        apr_pstrcat(p, "bad signature: ", err, NULL));
 
     iss = b2c_json_string(jwt->claims, "iss");
     tid = b2c_json_string(jwt->claims, "tid");
     if (iss == NULL)
-        return verdict(res, B2C_TOKEN_BAD_ISSUER, "iss missing or not a string");
+        return verdict(res, B2C_VERDICT_BAD_ISSUER, "iss missing or not a string");
     /* Microsoft's multi-tenant sets bind each key to an issuer: a key of
      * one tenant must not vouch for tokens naming another. */
     if (!key_vouches_for(p, key, iss, tid))
-        return verdict(res, B2C_TOKEN_BAD_ISSUER, "iss does not fit the key's issuer");
+        return verdict(res, B2C_VERDICT_BAD_ISSUER, "iss does not fit the key's issuer");
     if (params->issuers == NULL || params->issuers->nelts == 0)
-        return verdict(res, B2C_TOKEN_BAD_ISSUER, "no issuer configured");
+        return verdict(res, B2C_VERDICT_BAD_ISSUER, "no issuer configured");
     for (ok = 0, i = 0; i < params->issuers->nelts && !ok; i++)
         ok = b2c_issuer_matches(APR_ARRAY_IDX(params->issuers, i, const char *), iss, tid);
     if (!ok)
-        return verdict(res, B2C_TOKEN_BAD_ISSUER, "iss not accepted");
+        return verdict(res, B2C_VERDICT_BAD_ISSUER, "iss not accepted");
 
-    if (check_audience(jwt->claims, params, res) != B2C_TOKEN_VALID)
+    if (check_audience(jwt->claims, params, res) != B2C_VERDICT_VALID)
         return res->status;
-    if (check_times(jwt->claims, params, res) != B2C_TOKEN_VALID)
+    if (check_times(jwt->claims, params, res) != B2C_VERDICT_VALID)
         return res->status;
-    return verdict(res, B2C_TOKEN_VALID, "valid");
+    return verdict(res, B2C_VERDICT_VALID, "valid");
 }

@@ -10,17 +10,17 @@
 #include "b2c_jwt.h"
 
 typedef enum {
-    B2C_TOKEN_VALID = 0,
-    B2C_TOKEN_MALFORMED,       /* not a compact JWS / bad JSON / bad typ   */
-    B2C_TOKEN_BAD_ALG,         /* alg not in the allow-list                */
-    B2C_TOKEN_UNKNOWN_KID,     /* no key with this kid: caller may refresh */
-    B2C_TOKEN_BAD_SIGNATURE,   /* includes key/alg mismatch                */
-    B2C_TOKEN_BAD_ISSUER,      /* iss missing/mismatch, or key issuer rule */
-    B2C_TOKEN_BAD_AUDIENCE,
-    B2C_TOKEN_EXPIRED,         /* exp in the past (beyond skew)            */
-    B2C_TOKEN_NOT_YET_VALID,   /* nbf in the future (beyond skew)          */
-    B2C_TOKEN_BAD_TIME,        /* exp missing, or a time claim not numeric */
-    B2C_TOKEN_FOREIGN          /* minted for another resource (e.g. Graph, nonce header) */
+    B2C_VERDICT_VALID = 0,
+    B2C_VERDICT_MALFORMED,       /* not a compact JWS / bad JSON / bad typ   */
+    B2C_VERDICT_BAD_ALG,         /* alg not in the allow-list                */
+    B2C_VERDICT_UNKNOWN_KID,     /* no key with this kid: caller may refresh */
+    B2C_VERDICT_BAD_SIGNATURE,   /* includes key/alg mismatch                */
+    B2C_VERDICT_BAD_ISSUER,      /* iss missing/mismatch, or key issuer rule */
+    B2C_VERDICT_BAD_AUDIENCE,
+    B2C_VERDICT_EXPIRED,         /* exp in the past (beyond skew)            */
+    B2C_VERDICT_NOT_YET_VALID,   /* nbf in the future (beyond skew)          */
+    B2C_VERDICT_BAD_TIME,        /* exp missing, or a time claim not numeric */
+    B2C_VERDICT_FOREIGN          /* minted for another resource (e.g. Graph, nonce header) */
 } b2c_token_status_t;
 
 typedef struct {

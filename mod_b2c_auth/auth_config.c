@@ -7,6 +7,7 @@
 #include <http_core.h>
 
 #include "b2c_jwt.h"
+#include "b2c_url.h"
 
 /* Hosts a .htaccess author may fetch metadata from when the server names
  * no B2CAuthMetadataAllow prefixes: Microsoft's identity platform clouds. */
@@ -107,30 +108,17 @@ static int in_htaccess(const cmd_parms *cmd)
     return !(cmd->override & ACCESS_CONF);
 }
 
-static int is_http_url(const char *url)
-{
-    return (!strncasecmp(url, "https://", 8) && url[8])
-        || (!strncasecmp(url, "http://", 7) && url[7]);
-}
-
 /* The host of an https URL, lower-cased; NULL for anything else or for
  * URLs with userinfo, which could disguise the real host. */
 static const char *https_host(apr_pool_t *p, const char *url)
 {
-    const char *h, *end;
-    char *host;
+    b2c_url_t u;
+    const char *err;
 
-    if (strncasecmp(url, "https://", 8) != 0)
+    if (b2c_url_parse(p, url, B2C_URL_NO_USERINFO, &u, &err) != APR_SUCCESS
+        || !u.https)
         return NULL;
-    h = url + 8;
-    end = h + strcspn(h, "/?#");
-    if (memchr(h, '@', end - h) || memchr(h, '\\', end - h))
-        return NULL;
-    host = apr_pstrndup(p, h, end - h);
-    if (strchr(host, ':'))
-        *strchr(host, ':') = '\0';
-    ap_str_tolower(host);
-    return host;
+    return u.host;
 }
 
 static int microsoft_host(const char *host)
@@ -201,11 +189,12 @@ static const char *htaccess_url_allowed(cmd_parms *cmd, const char *url)
 static const char *set_metadata_url(cmd_parms *cmd, void *dcfg, const char *url)
 {
     b2c_auth_dir_conf_t *c = dcfg;
+    b2c_url_t u;
     const char *why;
 
-    if (!is_http_url(url))
+    if (b2c_url_parse(cmd->temp_pool, url, 0, &u, &why) != APR_SUCCESS)
         return "B2CAuthMetadataURL must be an http:// or https:// URL";
-    if (strchr(url, '#'))
+    if (u.fragment)
         return "B2CAuthMetadataURL must not contain a fragment";
     if (in_htaccess(cmd) && (why = htaccess_url_allowed(cmd, url)))
         return why;
@@ -311,14 +300,15 @@ static const char *add_metadata_allow(cmd_parms *cmd, void *dcfg,
 {
     b2c_auth_server_conf_t *sc = server_conf(cmd);
     const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+    b2c_url_t u;
 
     if (err)
         return err;
-    if (!is_http_url(prefix))
+    if (b2c_url_parse(cmd->temp_pool, prefix, 0, &u, &err) != APR_SUCCESS)
         return "B2CAuthMetadataAllow: each prefix must be an http:// or "
                "https:// URL prefix";
     /* "https://host" alone would also allow "https://host.evil.example" */
-    if (!strchr(strstr(prefix, "://") + 3, '/'))
+    if (!u.path)
         return "B2CAuthMetadataAllow: a prefix must include the path after "
                "the host, at least '/' (e.g. https://login.example.com/)";
     if (!sc->metadata_allow)

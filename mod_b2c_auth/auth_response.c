@@ -5,6 +5,7 @@
  * turn the 401 into the 403 RFC 6750 asks for with an error filter: only at
  * that point has every <RequireAny> branch had its say. */
 #include "auth_response.h"
+#include "auth_request.h"
 
 #include <apr_strings.h>
 #include <http_core.h>

@@ -3,6 +3,7 @@
  * work as with httpd's own providers. The claims come parsed from
  * authentication through the request state; nothing is re-parsed here. */
 #include "mod_b2c_auth.h"
+#include "auth_request.h"
 
 #include <apr_strings.h>
 #include <http_request.h>

@@ -39,24 +39,6 @@ static int have_watchdog;
 /* Validated-token entries in the shared cache stay small. */
 #define SHARED_CLAIMS_MAX_BYTES (64 * 1024)
 
-b2c_auth_request_t *b2c_auth_request_get(request_rec *r, int create)
-{
-    b2c_auth_request_t *st =
-        ap_get_module_config(r->request_config, &b2c_auth_module);
-    request_rec *up;
-
-    /* Sub-requests and internal redirects under the same configuration
-     * skip authentication and inherit the user: inherit the claims too. */
-    for (up = r->main ? r->main : r->prev; !st && !create && up;
-         up = up->main ? up->main : up->prev)
-        st = ap_get_module_config(up->request_config, &b2c_auth_module);
-    if (!st && create) {
-        st = apr_pcalloc(r->pool, sizeof(*st));
-        ap_set_module_config(r->request_config, &b2c_auth_module, st);
-    }
-    return st;
-}
-
 static int is_bearer_request(request_rec *r)
 {
     const char *type = ap_auth_type(r);
@@ -194,7 +176,7 @@ static int validate(request_rec *r, const b2c_auth_dir_conf_t *conf,
         const char *err;
         /* A token that is not even a JWS is refused as such, outage or not. */
         if (b2c_jwt_parse(r->pool, token, len, &jwt, &err) != APR_SUCCESS) {
-            res->status = B2C_TOKEN_MALFORMED;
+            res->status = B2C_VERDICT_MALFORMED;
             res->reason = err;
             return 0;
         }
@@ -217,7 +199,7 @@ static int validate(request_rec *r, const b2c_auth_dir_conf_t *conf,
             params.issuers = discovered;
         }
         b2c_validate_token(r->pool, token, len, ks->jwks, &params, res);
-        if (res->status != B2C_TOKEN_UNKNOWN_KID || attempt == 1)
+        if (res->status != B2C_VERDICT_UNKNOWN_KID || attempt == 1)
             break;
         if (b2c_key_store_refresh(key_store, r, conf->metadata_url, &opts,
                                   &ks) != APR_SUCCESS)
@@ -270,14 +252,14 @@ static int decide(request_rec *r, const b2c_auth_dir_conf_t *conf,
     if (!v->claims) {
         if ((status = validate(r, conf, token, len, now, res)))
             return status;
-        if (res->status != B2C_TOKEN_VALID)
+        if (res->status != B2C_VERDICT_VALID)
             return 0;
         v->claims = res->jwt->claims;
         expires_at = res->exp + b2c_conf_skew(conf);
         if (key)
             share_verdict(r, key, res->jwt->claims_json, expires_at);
     }
-    res->status = B2C_TOKEN_VALID;
+    res->status = B2C_VERDICT_VALID;
     v->nexports = b2c_claims_render_exports(r->pool, v->claims,
                                             B2C_CLAIM_ENV_PREFIX, &exports);
     v->exports = exports;
@@ -328,17 +310,17 @@ static int authenticate(request_rec *r)
         if ((status = decide(r, conf, context, token, len, now, &res,
                              &verdict)))
             return status;
-        if (res.status != B2C_TOKEN_VALID) {
+        if (res.status != B2C_VERDICT_VALID) {
             ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, B2CLOGNO(01105)
                           "token rejected (%s): %s%s",
                           b2c_token_status_name(res.status), res.reason,
-                          res.status == B2C_TOKEN_FOREIGN
+                          res.status == B2C_VERDICT_FOREIGN
                               ? "; the caller sent a token minted for another"
                                 " resource (such as Microsoft Graph) instead"
                                 " of one for this API"
                               : "");
-            if ((res.status == B2C_TOKEN_BAD_ISSUER
-                 || res.status == B2C_TOKEN_BAD_AUDIENCE) && res.jwt
+            if ((res.status == B2C_VERDICT_BAD_ISSUER
+                 || res.status == B2C_VERDICT_BAD_AUDIENCE) && res.jwt
                 && APLOGrinfo(r))
                 log_token_identity(r, res.jwt->claims);
             return reject(r, st, B2C_REQ_INVALID_TOKEN, res.reason);

@@ -21,8 +21,7 @@ extern module AP_MODULE_DECLARE_DATA b2c_auth_module;
 APLOG_USE_MODULE(b2c_auth);
 #endif
 
-/* Our log ids: "B2C" + five digits, searchable like httpd's AHnnnnn. */
-#define B2CLOGNO(n) "B2C" #n ": "
+#include "b2c_logno.h"
 
 #ifndef B2C_VERSION  /* configure.ac's AC_INIT, passed by Makefile.am */
 #define B2C_VERSION "unknown"
@@ -72,24 +71,8 @@ typedef struct {
 #define B2C_DEFAULT_CACHE "shmcb"
 #define B2C_AUTH_MUTEX "b2c-auth"   /* Mutex b2c-auth-fetch / b2c-auth-cache */
 
-/* What authentication found, for authorization, the challenge and fixups. */
-typedef enum {
-    B2C_REQ_NO_TOKEN = 0,  /* no Bearer credentials: plain challenge */
-    B2C_REQ_INVALID_REQUEST,
-    B2C_REQ_INVALID_TOKEN,
-    B2C_REQ_VALID
-} b2c_request_outcome_t;
-
-typedef struct {
-    b2c_request_outcome_t outcome;
-    const char *error_description; /* ours, never token bytes */
-    json_t *claims;                /* VALID: a reference held by r->pool */
-    const b2c_claim_export_t *exports; /* VALID: rendered once per token */
-    int nexports;
-    int insufficient_scope;        /* authz denied a valid token */
-} b2c_auth_request_t;
-
-b2c_auth_request_t *b2c_auth_request_get(request_rec *r, int create);
+/* The per-request state: auth_request.h */
+#include "auth_request.h"
 
 /* Effective values with defaults applied. */
 unsigned b2c_conf_algs(const b2c_auth_dir_conf_t *c);

@@ -3,6 +3,7 @@
  * secret file can be readable by root only and a mistake (missing file,
  * unset variable, unknown client) fails `apachectl -t`. */
 #include "client_config.h"
+#include "b2c_url.h"
 
 #include <apr_file_io.h>
 #include <apr_hash.h>
@@ -90,7 +91,7 @@ static const char *complete(apr_pool_t *p, const b2c_client_def_t *d)
         return apr_psprintf(p, "<B2CClient %s> (%s): use either "
                             "B2CClientSecret or B2CClientCertificate, not both",
                             d->name, d->defined_at);
-    if (d->cert && d->auth_set && d->auth != B2C_AUTH_PRIVATE_KEY_JWT)
+    if (d->cert && d->auth_set && d->auth != B2C_CLIENT_AUTH_PRIVATE_KEY_JWT)
         return apr_psprintf(p, "<B2CClient %s>: B2CClientAuthMethod does not "
                             "apply to a certificate", d->name);
     return NULL;
@@ -132,8 +133,9 @@ static const char *client_section(cmd_parms *cmd, void *mconfig,
     if ((err = complete(cmd->pool, d)))
         return err;
     if (d->cert)
-        d->auth = B2C_AUTH_PRIVATE_KEY_JWT;
-    if (d->token_endpoint && !strncasecmp(d->token_endpoint, "http://", 7))
+        d->auth = B2C_CLIENT_AUTH_PRIVATE_KEY_JWT;
+    if (d->token_endpoint
+        && !b2c_url_is_https(cmd->temp_pool, d->token_endpoint))
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, cmd->server, B2CLOGNO(02005)
                      "<B2CClient %s> (%s): the token endpoint is plain http://: "
                      "credentials and tokens cross the network unencrypted",
@@ -151,7 +153,7 @@ static const char *client_section(cmd_parms *cmd, void *mconfig,
 
 static const char *is_url(cmd_parms *cmd, const char *url)
 {
-    if (strncasecmp(url, "https://", 8) && strncasecmp(url, "http://", 7))
+    if (!b2c_url_is_http(cmd->temp_pool, url))
         return apr_pstrcat(cmd->pool, cmd->cmd->name,
                            " needs an http:// or https:// URL", NULL);
     return NULL;
@@ -306,9 +308,9 @@ static const char *set_auth_method(cmd_parms *cmd, void *m, const char *arg)
     if (err)
         return err;
     if (!strcasecmp(arg, "client_secret_post"))
-        current_def->auth = B2C_AUTH_SECRET_POST;
+        current_def->auth = B2C_CLIENT_AUTH_SECRET_POST;
     else if (!strcasecmp(arg, "client_secret_basic"))
-        current_def->auth = B2C_AUTH_SECRET_BASIC;
+        current_def->auth = B2C_CLIENT_AUTH_SECRET_BASIC;
     else
         return "B2CClientAuthMethod: client_secret_post or client_secret_basic";
     current_def->auth_set = 1;

@@ -6,7 +6,7 @@
 #include "client_tokens.h"
 
 #include "b2c_cache_entry.h"
-#include "b2c_json.h"
+#include "b2c_discovery.h"
 #include "b2c_util.h"
 
 #include <apr_strings.h>
@@ -288,7 +288,7 @@ static void fetch_from_endpoint(b2c_client_tokens_t *t, client_state_t *cs,
     }
     now = now_seconds();
 
-    if (res.outcome == B2C_TOKEN_OK) {
+    if (res.outcome == B2C_FETCH_OK) {
         install(cs, res.access_token, now, res.expires_in);
         publish(t, cs, p, res.access_token, now, res.expires_in);
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, t->s, B2CLOGNO(02101)
@@ -303,7 +303,7 @@ static void fetch_from_endpoint(b2c_client_tokens_t *t, client_state_t *cs,
 
         apr_thread_mutex_lock(cs->lock);
         cs->failures++;
-        delay = res.outcome == B2C_TOKEN_REFUSED
+        delay = res.outcome == B2C_FETCH_REFUSED
                     ? (res.retry_after > REFUSED_RETRY_SECONDS
                            ? res.retry_after : REFUSED_RETRY_SECONDS)
                     : b2c_backoff_seconds(cs->failures, BACKOFF_BASE_SECONDS,
@@ -323,7 +323,7 @@ static void fetch_from_endpoint(b2c_client_tokens_t *t, client_state_t *cs,
                          "attempt in %" APR_INT64_T_FMT " s%s", cs->def->name,
                          endpoint ? endpoint : "(token endpoint unknown)",
                          ap_escape_logitem(p, what), (apr_int64_t)delay,
-                         res.outcome == B2C_TOKEN_REFUSED
+                         res.outcome == B2C_FETCH_REFUSED
                              ? " (the identity platform refused the client's "
                                "credentials or scope: check the configuration)"
                              : "");
@@ -335,12 +335,12 @@ static const char *token_endpoint(client_state_t *cs, apr_pool_t *p,
                                   b2c_token_result_t *res)
 {
     b2c_http_response_t resp;
-    const char *err = NULL, *endpoint = NULL;
-    json_t *doc;
+    b2c_discovery_t *disc = NULL;
+    const char *err = NULL;
 
     if (cs->token_endpoint)
         return cs->token_endpoint;
-    res->outcome = B2C_TOKEN_RETRYABLE;
+    res->outcome = B2C_FETCH_RETRYABLE;
     res->retry_after = -1;
     if (b2c_http_get(p, cs->def->discovery_url, opts, &resp, &err)
         != APR_SUCCESS) {
@@ -348,12 +348,11 @@ static const char *token_endpoint(client_state_t *cs, apr_pool_t *p,
         res->error_description = apr_psprintf(p, "discovery document: %s", err);
         return NULL;
     }
-    if (resp.status == 200
-        && b2c_json_parse_object(p, resp.body, resp.body_len, &doc, &err)
-               == APR_SUCCESS)
-        endpoint = b2c_json_string(doc, "token_endpoint");
-    if (!endpoint || (strncmp(endpoint, "https://", 8)
-                      && strncmp(endpoint, "http://", 7))) {
+    /* the same parse and URL checks as the validator's metadata */
+    if (resp.status != 200
+        || b2c_discovery_parse(p, resp.body, resp.body_len, &disc, &err)
+               != APR_SUCCESS
+        || !disc->token_endpoint) {
         res->error = "invalid_response";
         res->error_description = "the discovery document names no usable "
                                  "token_endpoint";
@@ -361,7 +360,7 @@ static const char *token_endpoint(client_state_t *cs, apr_pool_t *p,
     }
     /* Written once, under fetch_lock, like every read of it; malloc'ed
      * because no pool here may be shared between threads. */
-    cs->token_endpoint = strdup(endpoint);
+    cs->token_endpoint = strdup(disc->token_endpoint);
     return cs->token_endpoint;
 }
 

@@ -107,7 +107,7 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
     if (sc->server_tokens)
         ap_add_version_component(pconf, "mod_b2c_client/" B2C_VERSION);
     if (err) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, B2CLOGNO(02002) "%s", err);
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, B2CLOGNO(02008) "%s", err);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     if (b2c_http_global_init() != APR_SUCCESS)

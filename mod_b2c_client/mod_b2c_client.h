@@ -1,6 +1,6 @@
 /* Shared declarations of the mod_b2c_client glue: named client definitions
  * (server config), per-location settings, and the per-process token state.
- * Token requests themselves are common/b2c_token_client.c. */
+ * Token requests themselves are common/b2c_token_request.c. */
 #ifndef MOD_B2C_CLIENT_H
 #define MOD_B2C_CLIENT_H
 
@@ -11,7 +11,10 @@
 #include <apr_hash.h>
 
 #include "b2c_shared_cache.h"
-#include "b2c_token_client.h"
+#include "b2c_authority.h"
+#include "b2c_backoff.h"
+#include "b2c_client_cert.h"
+#include "b2c_token_request.h"
 
 extern module AP_MODULE_DECLARE_DATA b2c_client_module;
 
@@ -19,7 +22,7 @@ extern module AP_MODULE_DECLARE_DATA b2c_client_module;
 APLOG_USE_MODULE(b2c_client);
 #endif
 
-#define B2CLOGNO(n) "B2C" #n ": "
+#include "b2c_logno.h"
 
 #ifndef B2C_VERSION  /* configure.ac's AC_INIT, passed by Makefile.am */
 #define B2C_VERSION "unknown"

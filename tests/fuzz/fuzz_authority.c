@@ -4,7 +4,8 @@
  * retry/expiry arithmetic (b2c_backoff_seconds, b2c_token_refresh_at,
  * b2c_token_usable_until), where UBSan watches for overflow. */
 #include "fuzz_common.h"
-#include "b2c_token_client.h"
+#include "b2c_authority.h"
+#include "b2c_backoff.h"
 
 #include <limits.h>
 #include <string.h>

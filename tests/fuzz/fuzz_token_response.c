@@ -4,7 +4,7 @@
  * (an empty line: no header), BODY the rest, bytes as they are. A missing
  * line means status 200 / no header / empty body. */
 #include "fuzz_common.h"
-#include "b2c_token_client.h"
+#include "b2c_token_request.h"
 
 #include <apr_strings.h>
 #include <stdlib.h>
@@ -52,7 +52,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     FZ_CHECK(res.retry_after == -1 || (res.retry_after >= 0 && res.retry_after <= 86400));
     FZ_CHECK(ra != NULL || res.retry_after == -1);
-    if (res.outcome == B2C_TOKEN_OK) {
+    if (res.outcome == B2C_FETCH_OK) {
         FZ_CHECK(status >= 200 && status < 300);
         FZ_CHECK(res.access_token != NULL && *res.access_token);
         FZ_CHECK(strspn(res.access_token,
@@ -62,12 +62,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FZ_CHECK(res.error == NULL);
     }
     else {
-        FZ_CHECK(res.outcome == B2C_TOKEN_RETRYABLE || res.outcome == B2C_TOKEN_REFUSED);
+        FZ_CHECK(res.outcome == B2C_FETCH_RETRYABLE || res.outcome == B2C_FETCH_REFUSED);
         FZ_CHECK(res.access_token == NULL && res.error != NULL && *res.error);
         FZ_CHECK(safe_text(res.error) && strlen(res.error) <= 300);
         FZ_CHECK(safe_text(res.error_description));
         FZ_CHECK(res.error_description == NULL || strlen(res.error_description) <= 300);
-        if (res.outcome == B2C_TOKEN_REFUSED)
+        if (res.outcome == B2C_FETCH_REFUSED)
             FZ_CHECK(status >= 300 && status < 500 && status != 408 && status != 429);
         if (res.error_code) {
             size_t d = strspn(res.error_code + 6, "0123456789");

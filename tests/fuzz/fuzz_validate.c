@@ -59,12 +59,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     st = b2c_validate_token(p, token, len, fz_jwks(), &params, &res);
     FZ_CHECK(st == res.status && res.reason != NULL);
     FZ_CHECK(b2c_token_status_name(st) != NULL);
-    FZ_CHECK((res.jwt == NULL) == (st == B2C_TOKEN_MALFORMED));
+    FZ_CHECK((res.jwt == NULL) == (st == B2C_VERDICT_MALFORMED));
     if (res.kid)
         FZ_CHECK(strlen(res.kid) <= 64 &&
                  strspn(res.kid, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
                                  "0123456789._-") == strlen(res.kid));
-    if (st == B2C_TOKEN_VALID) {
+    if (st == B2C_VERDICT_VALID) {
         /* only the fixed keys sign, and only accepted claims pass */
         FZ_CHECK(res.jwt->alg != 0 && res.jwt->kid != NULL);
         FZ_CHECK(res.exp + FZ_SKEW >= FZ_NOW);

@@ -39,6 +39,7 @@ TARGETS=(
   "authority       1024   -"
   "bearer          4096   -"
   "claims          8192   json.dict"
+  "url             1024   -"
 )
 # shared-cache entries, once common/ has them
 [ -f "$TOP/common/b2c_cache_entry.h" ] && TARGETS+=("cache_entry     4096   -")

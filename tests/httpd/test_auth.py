@@ -615,6 +615,20 @@ def test_deeply_nested_and_large_claims(srv, shared_idp, mode):
     assert srv.alive()
 
 
+def test_upper_case_metadata_scheme_is_fetched(make_httpd, shared_idp):
+    """HTTP://... passes the config check, so the key fetch must take it too
+    (it once refused it: every token then failed for want of keys)."""
+    i = shared_idp
+    url = i.metadata_url()
+    assert url.startswith('http://')
+    h = make_httpd()
+    h.add_location('conf', 'upper', ['AuthType Bearer', 'B2CAuthMetadataURL HTTP://' + url[7:],
+                                     'B2CAuthAudience %s' % AUD, 'Require role %s' % ROLE])
+    h.start()
+    assert_ok(h.at('conf', 'upper', i.mint('v2')))
+    assert_invalid_token(h.at('conf', 'upper', i.mint('v2', aud='someone-else')))
+
+
 def test_server_alive_and_no_crash(srv):
     assert srv.alive()
     log = srv.error_log()

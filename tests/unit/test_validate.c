@@ -105,7 +105,7 @@ START_TEST(valid_every_alg)
 
     for (i = 0; i < 9; i++) {
         ck_assert_msg(check(keys[i], cases[i].alg, hdr(cases[i].alg, cases[i].kid), claims())
-                      == B2C_TOKEN_VALID, "%s: %s", cases[i].alg, res.reason);
+                      == B2C_VERDICT_VALID, "%s: %s", cases[i].alg, res.reason);
         ck_assert(res.exp == UT_NOW + 3600);
         ck_assert_ptr_nonnull(res.jwt);
         ck_assert_str_eq(res.kid, cases[i].kid);
@@ -116,11 +116,11 @@ END_TEST
 START_TEST(alg_allow_list)
 {
     params.algs = B2C_ALG_RS256;
-    ck_status(check(tk_rsa2048, "PS256", hdr("PS256", "k-rsa"), claims()), B2C_TOKEN_BAD_ALG);
-    ck_status(check(tk_ec256, "ES256", hdr("ES256", "k-ec256"), claims()), B2C_TOKEN_BAD_ALG);
-    ck_status(RS(claims()), B2C_TOKEN_VALID);
+    ck_status(check(tk_rsa2048, "PS256", hdr("PS256", "k-rsa"), claims()), B2C_VERDICT_BAD_ALG);
+    ck_status(check(tk_ec256, "ES256", hdr("ES256", "k-ec256"), claims()), B2C_VERDICT_BAD_ALG);
+    ck_status(RS(claims()), B2C_VERDICT_VALID);
     params.algs = 0;
-    ck_status(RS(claims()), B2C_TOKEN_BAD_ALG);
+    ck_status(RS(claims()), B2C_VERDICT_BAD_ALG);
 }
 END_TEST
 
@@ -134,11 +134,11 @@ START_TEST(alg_none_and_hmac)
                              "{\"alg\":\"HS256\",\"kid\":\"k-rsa\"}", tk_json(ut_pool, claims()));
 
     OPENSSL_free(der);
-    ck_status(check_str(none), B2C_TOKEN_BAD_ALG);
-    ck_status(check_str(hs), B2C_TOKEN_BAD_ALG);
+    ck_status(check_str(none), B2C_VERDICT_BAD_ALG);
+    ck_status(check_str(hs), B2C_VERDICT_BAD_ALG);
     /* "none" with the empty signature it really uses is not even a JWS */
     ck_status(check_str(apr_pstrndup(ut_pool, none, (apr_size_t)(strrchr(none, '.') - none + 1))),
-              B2C_TOKEN_MALFORMED);
+              B2C_VERDICT_MALFORMED);
 }
 END_TEST
 
@@ -148,22 +148,22 @@ START_TEST(unknown_kid)
                                  NULL);
 
     ck_status(check(tk_rsa2048, "RS256", hdr("RS256", "nope"), claims()),
-              B2C_TOKEN_UNKNOWN_KID);
+              B2C_VERDICT_UNKNOWN_KID);
     ck_assert_str_eq(res.kid, "nope");
     ck_assert_ptr_null(strstr(res.reason, "nope")); /* reason never quotes */
     ck_status(check(tk_rsa2048, "RS256", hdr("RS256", long_kid), claims()),
-              B2C_TOKEN_UNKNOWN_KID);
+              B2C_VERDICT_UNKNOWN_KID);
     ck_assert_uint_eq(strlen(res.kid), 64);
     ck_assert_str_eq(apr_pstrndup(ut_pool, res.kid, 12), "bad_kid__x_0");
     /* no kid among several keys */
-    ck_status(check(tk_rsa2048, "RS256", hdr("RS256", NULL), claims()), B2C_TOKEN_UNKNOWN_KID);
+    ck_status(check(tk_rsa2048, "RS256", hdr("RS256", NULL), claims()), B2C_VERDICT_UNKNOWN_KID);
     ck_assert_ptr_null(res.kid);
     /* no key set at all */
     {
         char *tok = tk_sign(ut_pool, tk_rsa2048, "RS256", tk_json(ut_pool, hdr("RS256", "k-rsa")),
                             tk_json(ut_pool, claims()));
         ck_status(b2c_validate_token(ut_pool, tok, strlen(tok), NULL, &params, &res),
-                  B2C_TOKEN_UNKNOWN_KID);
+                  B2C_VERDICT_UNKNOWN_KID);
     }
 }
 END_TEST
@@ -171,11 +171,11 @@ END_TEST
 START_TEST(no_kid_single_key)
 {
     jwks = tk_jwks(ut_pool, tk_jwk(tk_rsa2048, NULL, NULL, NULL, NULL), NULL);
-    ck_status(check(tk_rsa2048, "RS256", hdr("RS256", NULL), claims()), B2C_TOKEN_VALID);
+    ck_status(check(tk_rsa2048, "RS256", hdr("RS256", NULL), claims()), B2C_VERDICT_VALID);
     jwks = tk_jwks(ut_pool, tk_jwk(tk_rsa2048, "only", NULL, NULL, NULL), NULL);
-    ck_status(check(tk_rsa2048, "RS256", hdr("RS256", NULL), claims()), B2C_TOKEN_VALID);
+    ck_status(check(tk_rsa2048, "RS256", hdr("RS256", NULL), claims()), B2C_VERDICT_VALID);
     ck_status(check(tk_rsa2048, "RS256", hdr("RS256", "other"), claims()),
-              B2C_TOKEN_UNKNOWN_KID);
+              B2C_VERDICT_UNKNOWN_KID);
 }
 END_TEST
 
@@ -185,12 +185,12 @@ START_TEST(key_use_and_alg_rules)
     b2c_jwks_t enc_set = { 1, &enc_key, 0 };
 
     ck_status(check(tk_rsa2048, "PS256", hdr("PS256", "k-rs-only"), claims()),
-              B2C_TOKEN_BAD_SIGNATURE);
-    ck_status(check(tk_rsa2048, "RS256", hdr("RS256", "k-rs-only"), claims()), B2C_TOKEN_VALID);
+              B2C_VERDICT_BAD_SIGNATURE);
+    ck_status(check(tk_rsa2048, "RS256", hdr("RS256", "k-rs-only"), claims()), B2C_VERDICT_VALID);
     /* a hand-made set holding an encryption key (the parser skips those) */
     jwks = &enc_set;
     ck_status(check(tk_rsa2048, "RS256", hdr("RS256", "k-enc"), claims()),
-              B2C_TOKEN_BAD_SIGNATURE);
+              B2C_VERDICT_BAD_SIGNATURE);
 }
 END_TEST
 
@@ -198,11 +198,11 @@ START_TEST(key_type_confusion)
 {
     /* RS256 naming an EC key; ES256 naming an RSA key; ES384 naming P-256 */
     ck_status(check(tk_rsa2048, "RS256", hdr("RS256", "k-ec256"), claims()),
-              B2C_TOKEN_BAD_SIGNATURE);
+              B2C_VERDICT_BAD_SIGNATURE);
     ck_status(check(tk_ec256, "ES256", hdr("ES256", "k-rsa"), claims()),
-              B2C_TOKEN_BAD_SIGNATURE);
+              B2C_VERDICT_BAD_SIGNATURE);
     ck_status(check(tk_ec384, "ES384", hdr("ES384", "k-ec256"), claims()),
-              B2C_TOKEN_BAD_SIGNATURE);
+              B2C_VERDICT_BAD_SIGNATURE);
 }
 END_TEST
 
@@ -212,7 +212,7 @@ START_TEST(wrong_key_and_tampering)
     const char *d1, *d2;
 
     ck_status(check(tk_rsa2048_other, "RS256", hdr("RS256", "k-rsa"), claims()),
-              B2C_TOKEN_BAD_SIGNATURE);
+              B2C_VERDICT_BAD_SIGNATURE);
     tok = tk_sign(ut_pool, tk_rsa2048, "RS256", tk_json(ut_pool, hdr("RS256", "k-rsa")),
                   tk_json(ut_pool, claims()));
     evil = b2c_b64url_encode(ut_pool, (const unsigned char *)"{\"iss\":\"" ISS "\",\"aud\":\""
@@ -223,8 +223,8 @@ START_TEST(wrong_key_and_tampering)
     d2 = strrchr(tok, '.');
     forged = apr_pstrcat(ut_pool, apr_pstrndup(ut_pool, tok, (apr_size_t)(d1 - tok + 1)), evil,
                          d2, NULL);
-    ck_status(check_str(forged), B2C_TOKEN_BAD_SIGNATURE);
-    ck_status(check_str(tok), B2C_TOKEN_VALID);
+    ck_status(check_str(forged), B2C_VERDICT_BAD_SIGNATURE);
+    ck_status(check_str(tok), B2C_VERDICT_VALID);
 }
 END_TEST
 
@@ -239,14 +239,14 @@ START_TEST(embedded_key_headers_ignored)
     json_object_set_new(h, "x5u", json_string("https://evil.example/cert.pem"));
     json_object_set_new(h, "x5c", json_pack("[s]", "MIIBIjANBg"));
     ck_status(check(tk_rsa2048_other, "RS256", json_deep_copy(h), claims()),
-              B2C_TOKEN_BAD_SIGNATURE);
+              B2C_VERDICT_BAD_SIGNATURE);
     /* without kid the embedded key does not help either */
     json_object_del(h, "kid");
     ck_status(check(tk_rsa2048_other, "RS256", json_deep_copy(h), claims()),
-              B2C_TOKEN_UNKNOWN_KID);
+              B2C_VERDICT_UNKNOWN_KID);
     /* and a genuine token that happens to carry them is still fine */
     json_object_set_new(h, "kid", json_string("k-rsa"));
-    ck_status(check(tk_rsa2048, "RS256", h, claims()), B2C_TOKEN_VALID);
+    ck_status(check(tk_rsa2048, "RS256", h, claims()), B2C_VERDICT_VALID);
 }
 END_TEST
 
@@ -258,11 +258,11 @@ START_TEST(nonce_header_is_foreign)
     json_object_set_new(h, "nonce", json_string("AQABAAAAAAD"));
     tok = tk_compact(ut_pool, tk_json(ut_pool, h), tk_json(ut_pool, claims()),
                      (const unsigned char *)"sig", 3);
-    ck_status(check_str(tok), B2C_TOKEN_FOREIGN);
+    ck_status(check_str(tok), B2C_VERDICT_FOREIGN);
     ck_assert_ptr_nonnull(strstr(res.reason, "Microsoft Graph"));
     /* even before the alg allow-list and kid lookup */
     params.algs = B2C_ALG_ES256;
-    ck_status(check_str(tok), B2C_TOKEN_FOREIGN);
+    ck_status(check_str(tok), B2C_VERDICT_FOREIGN);
 }
 END_TEST
 
@@ -272,51 +272,51 @@ START_TEST(crit_header_malformed)
 
     json_object_set_new(h, "crit", json_pack("[s]", "b64"));
     json_object_set_new(h, "b64", json_false());
-    ck_status(check(tk_rsa2048, "RS256", h, claims()), B2C_TOKEN_MALFORMED);
+    ck_status(check(tk_rsa2048, "RS256", h, claims()), B2C_VERDICT_MALFORMED);
 }
 END_TEST
 
 START_TEST(time_rules)
 {
-    ck_status(RS(claims_with("exp", NULL)), B2C_TOKEN_BAD_TIME);
-    ck_status(RS(claims_with("exp", json_string("1700003600"))), B2C_TOKEN_BAD_TIME);
-    ck_status(RS(claims_with("exp", json_real(1700003600.5))), B2C_TOKEN_BAD_TIME);
-    ck_status(RS(claims_with("exp", json_real(1700003600.0))), B2C_TOKEN_VALID);
-    ck_status(RS(claims_with("exp", json_null())), B2C_TOKEN_BAD_TIME);
-    ck_status(RS(claims_with("exp", json_integer(UT_NOW - 301))), B2C_TOKEN_EXPIRED);
-    ck_status(RS(claims_with("exp", json_integer(UT_NOW - 300))), B2C_TOKEN_VALID);
-    ck_status(RS(claims_with("exp", json_integer(UT_NOW - 299))), B2C_TOKEN_VALID);
-    ck_status(RS(claims_with("exp", json_integer(UT_NOW - 100000))), B2C_TOKEN_EXPIRED);
-    ck_status(RS(claims_with("nbf", json_integer(UT_NOW + 301))), B2C_TOKEN_NOT_YET_VALID);
-    ck_status(RS(claims_with("nbf", json_integer(UT_NOW + 300))), B2C_TOKEN_VALID);
-    ck_status(RS(claims_with("nbf", json_integer(UT_NOW + 299))), B2C_TOKEN_VALID);
-    ck_status(RS(claims_with("nbf", NULL)), B2C_TOKEN_VALID);
-    ck_status(RS(claims_with("nbf", json_string("0"))), B2C_TOKEN_BAD_TIME);
-    ck_status(RS(claims_with("iat", json_string("1700000000"))), B2C_TOKEN_BAD_TIME);
-    ck_status(RS(claims_with("iat", json_true())), B2C_TOKEN_BAD_TIME);
-    ck_status(RS(claims_with("iat", NULL)), B2C_TOKEN_VALID);
-    ck_status(RS(claims_with("exp", json_integer(LLONG_MAX))), B2C_TOKEN_BAD_TIME);
+    ck_status(RS(claims_with("exp", NULL)), B2C_VERDICT_BAD_TIME);
+    ck_status(RS(claims_with("exp", json_string("1700003600"))), B2C_VERDICT_BAD_TIME);
+    ck_status(RS(claims_with("exp", json_real(1700003600.5))), B2C_VERDICT_BAD_TIME);
+    ck_status(RS(claims_with("exp", json_real(1700003600.0))), B2C_VERDICT_VALID);
+    ck_status(RS(claims_with("exp", json_null())), B2C_VERDICT_BAD_TIME);
+    ck_status(RS(claims_with("exp", json_integer(UT_NOW - 301))), B2C_VERDICT_EXPIRED);
+    ck_status(RS(claims_with("exp", json_integer(UT_NOW - 300))), B2C_VERDICT_VALID);
+    ck_status(RS(claims_with("exp", json_integer(UT_NOW - 299))), B2C_VERDICT_VALID);
+    ck_status(RS(claims_with("exp", json_integer(UT_NOW - 100000))), B2C_VERDICT_EXPIRED);
+    ck_status(RS(claims_with("nbf", json_integer(UT_NOW + 301))), B2C_VERDICT_NOT_YET_VALID);
+    ck_status(RS(claims_with("nbf", json_integer(UT_NOW + 300))), B2C_VERDICT_VALID);
+    ck_status(RS(claims_with("nbf", json_integer(UT_NOW + 299))), B2C_VERDICT_VALID);
+    ck_status(RS(claims_with("nbf", NULL)), B2C_VERDICT_VALID);
+    ck_status(RS(claims_with("nbf", json_string("0"))), B2C_VERDICT_BAD_TIME);
+    ck_status(RS(claims_with("iat", json_string("1700000000"))), B2C_VERDICT_BAD_TIME);
+    ck_status(RS(claims_with("iat", json_true())), B2C_VERDICT_BAD_TIME);
+    ck_status(RS(claims_with("iat", NULL)), B2C_VERDICT_VALID);
+    ck_status(RS(claims_with("exp", json_integer(LLONG_MAX))), B2C_VERDICT_BAD_TIME);
     params.clock_skew = 0;
-    ck_status(RS(claims_with("exp", json_integer(UT_NOW - 1))), B2C_TOKEN_EXPIRED);
-    ck_status(RS(claims_with("exp", json_integer(UT_NOW))), B2C_TOKEN_VALID);
+    ck_status(RS(claims_with("exp", json_integer(UT_NOW - 1))), B2C_VERDICT_EXPIRED);
+    ck_status(RS(claims_with("exp", json_integer(UT_NOW))), B2C_VERDICT_VALID);
     params.clock_skew = -5; /* treated as 0 */
-    ck_status(RS(claims_with("nbf", json_integer(UT_NOW + 1))), B2C_TOKEN_NOT_YET_VALID);
+    ck_status(RS(claims_with("nbf", json_integer(UT_NOW + 1))), B2C_VERDICT_NOT_YET_VALID);
 }
 END_TEST
 
 START_TEST(issuer_exact)
 {
     ck_status(RS(claims_with("iss", json_string("https://issuer.example/other/v2.0"))),
-              B2C_TOKEN_BAD_ISSUER);
+              B2C_VERDICT_BAD_ISSUER);
     ck_status(RS(claims_with("iss", json_string("https://ISSUER.example/tenant/v2.0"))),
-              B2C_TOKEN_BAD_ISSUER);
-    ck_status(RS(claims_with("iss", json_string(ISS "/"))), B2C_TOKEN_BAD_ISSUER);
-    ck_status(RS(claims_with("iss", json_string(""))), B2C_TOKEN_BAD_ISSUER);
-    ck_status(RS(claims_with("iss", NULL)), B2C_TOKEN_BAD_ISSUER);
-    ck_status(RS(claims_with("iss", json_integer(1))), B2C_TOKEN_BAD_ISSUER);
-    ck_status(RS(claims_with("iss", json_pack("[s]", ISS))), B2C_TOKEN_BAD_ISSUER);
+              B2C_VERDICT_BAD_ISSUER);
+    ck_status(RS(claims_with("iss", json_string(ISS "/"))), B2C_VERDICT_BAD_ISSUER);
+    ck_status(RS(claims_with("iss", json_string(""))), B2C_VERDICT_BAD_ISSUER);
+    ck_status(RS(claims_with("iss", NULL)), B2C_VERDICT_BAD_ISSUER);
+    ck_status(RS(claims_with("iss", json_integer(1))), B2C_VERDICT_BAD_ISSUER);
+    ck_status(RS(claims_with("iss", json_pack("[s]", ISS))), B2C_VERDICT_BAD_ISSUER);
     params.issuers = apr_array_make(ut_pool, 1, sizeof(const char *));
-    ck_status(RS(claims()), B2C_TOKEN_BAD_ISSUER); /* nothing configured: fail closed */
+    ck_status(RS(claims()), B2C_VERDICT_BAD_ISSUER); /* nothing configured: fail closed */
 }
 END_TEST
 
@@ -324,29 +324,29 @@ START_TEST(issuer_tenant_template)
 {
     json_t *c;
 
-    ck_status(RS(claims_with("iss", json_string(MS_ISS))), B2C_TOKEN_VALID);
+    ck_status(RS(claims_with("iss", json_string(MS_ISS))), B2C_VERDICT_VALID);
     /* iss names another tenant than tid */
     c = claims_with("iss", json_string(MS_ISS));
     json_object_set_new(c, "tid", json_string(CONSUMER_TID));
-    ck_status(RS(c), B2C_TOKEN_BAD_ISSUER);
+    ck_status(RS(c), B2C_VERDICT_BAD_ISSUER);
     /* tid smuggling a path */
     c = claims_with("iss", json_string("https://login.microsoftonline.com/x/y/v2.0"));
     json_object_set_new(c, "tid", json_string("x/y"));
-    ck_status(RS(c), B2C_TOKEN_BAD_ISSUER);
+    ck_status(RS(c), B2C_VERDICT_BAD_ISSUER);
     /* missing, empty or non-string tid */
     c = claims_with("iss", json_string(MS_ISS));
     json_object_del(c, "tid");
-    ck_status(RS(c), B2C_TOKEN_BAD_ISSUER);
+    ck_status(RS(c), B2C_VERDICT_BAD_ISSUER);
     c = claims_with("iss", json_string("https://login.microsoftonline.com//v2.0"));
     json_object_set_new(c, "tid", json_string(""));
-    ck_status(RS(c), B2C_TOKEN_BAD_ISSUER);
+    ck_status(RS(c), B2C_VERDICT_BAD_ISSUER);
     c = claims_with("iss", json_string("https://login.microsoftonline.com/5/v2.0"));
     json_object_set_new(c, "tid", json_integer(5));
-    ck_status(RS(c), B2C_TOKEN_BAD_ISSUER);
+    ck_status(RS(c), B2C_VERDICT_BAD_ISSUER);
     /* the template itself is not an issuer */
     c = claims_with("iss", json_string(MS_TEMPLATE));
     json_object_set_new(c, "tid", json_string("{tenantid}"));
-    ck_status(RS(c), B2C_TOKEN_BAD_ISSUER);
+    ck_status(RS(c), B2C_VERDICT_BAD_ISSUER);
 }
 END_TEST
 
@@ -381,20 +381,20 @@ START_TEST(key_issuer_rule)
 
     /* template key, token of tenant TID */
     ck_status(check(tk_rsa2048, "RS256", hdr("RS256", "k-entra"),
-                    claims_with("iss", json_string(MS_ISS))), B2C_TOKEN_VALID);
+                    claims_with("iss", json_string(MS_ISS))), B2C_VERDICT_VALID);
     /* template key, token with an issuer we accept but the key does not */
     ck_status(check(tk_rsa2048, "RS256", hdr("RS256", "k-entra"), claims()),
-              B2C_TOKEN_BAD_ISSUER);
+              B2C_VERDICT_BAD_ISSUER);
     /* template key, token without tid */
     c = claims_with("iss", json_string(MS_ISS));
     json_object_del(c, "tid");
-    ck_status(check(tk_rsa2048, "RS256", hdr("RS256", "k-entra"), c), B2C_TOKEN_BAD_ISSUER);
+    ck_status(check(tk_rsa2048, "RS256", hdr("RS256", "k-entra"), c), B2C_VERDICT_BAD_ISSUER);
     /* consumer-tenant key cannot sign for another tenant */
     ck_status(check(tk_rsa2048, "RS256", hdr("RS256", "k-consumer"),
-                    claims_with("iss", json_string(MS_ISS))), B2C_TOKEN_BAD_ISSUER);
+                    claims_with("iss", json_string(MS_ISS))), B2C_VERDICT_BAD_ISSUER);
     c = claims_with("iss", json_string(CONSUMER_ISS));
     json_object_set_new(c, "tid", json_string(CONSUMER_TID));
-    ck_status(check(tk_rsa2048, "RS256", hdr("RS256", "k-consumer"), c), B2C_TOKEN_VALID);
+    ck_status(check(tk_rsa2048, "RS256", hdr("RS256", "k-consumer"), c), B2C_VERDICT_VALID);
 }
 END_TEST
 
@@ -408,18 +408,18 @@ START_TEST(key_issuer_accepts_v1_token_of_same_tenant)
         "https://sts.windows.net/{tenantid}/";
     ck_status(check(tk_rsa2048, "RS256", hdr("RS256", "k-entra"),
                     claims_with("iss", json_string("https://sts.windows.net/" TID "/"))),
-              B2C_TOKEN_VALID);
+              B2C_VERDICT_VALID);
     /* v1 form without the trailing slash is not Microsoft's v1 issuer */
     ck_status(check(tk_rsa2048, "RS256", hdr("RS256", "k-entra"),
                     claims_with("iss", json_string("https://sts.windows.net/" TID))),
-              B2C_TOKEN_BAD_ISSUER);
+              B2C_VERDICT_BAD_ISSUER);
     /* a v1 token naming another tenant than its tid */
     c = claims_with("iss", json_string("https://sts.windows.net/" CONSUMER_TID "/"));
-    ck_status(check(tk_rsa2048, "RS256", hdr("RS256", "k-entra"), c), B2C_TOKEN_BAD_ISSUER);
+    ck_status(check(tk_rsa2048, "RS256", hdr("RS256", "k-entra"), c), B2C_VERDICT_BAD_ISSUER);
     /* the consumer key does not vouch for a v1 token of tenant TID */
     ck_status(check(tk_rsa2048, "RS256", hdr("RS256", "k-consumer"),
                     claims_with("iss", json_string("https://sts.windows.net/" TID "/"))),
-              B2C_TOKEN_BAD_ISSUER);
+              B2C_VERDICT_BAD_ISSUER);
 }
 END_TEST
 
@@ -438,30 +438,30 @@ START_TEST(real_entra_set_with_own_key)
     mixed = tk_json(ut_pool, root);
     ck_assert_int_eq(b2c_jwks_parse(ut_pool, mixed, strlen(mixed), &jwks, &err), APR_SUCCESS);
     ck_status(check(tk_rsa2048, "RS256", hdr("RS256", "own"),
-                    claims_with("iss", json_string(MS_ISS))), B2C_TOKEN_VALID);
+                    claims_with("iss", json_string(MS_ISS))), B2C_VERDICT_VALID);
     /* a real Microsoft kid with our signature */
     ck_status(check(tk_rsa2048, "RS256", hdr("RS256", "Mc7l3Iz93g7uwgNeEmmw_WYGPko"),
-                    claims_with("iss", json_string(MS_ISS))), B2C_TOKEN_BAD_SIGNATURE);
+                    claims_with("iss", json_string(MS_ISS))), B2C_VERDICT_BAD_SIGNATURE);
 }
 END_TEST
 
 START_TEST(audience_rules)
 {
-    ck_status(RS(claims_with("aud", json_pack("[s,s]", "other", AUD))), B2C_TOKEN_VALID);
+    ck_status(RS(claims_with("aud", json_pack("[s,s]", "other", AUD))), B2C_VERDICT_VALID);
     ck_status(RS(claims_with("aud", json_string("6e74172b-be56-4843-9ff4-e66a39bb12e3"))),
-              B2C_TOKEN_VALID);
-    ck_status(RS(claims_with("aud", json_pack("[s,s]", "a", "b"))), B2C_TOKEN_BAD_AUDIENCE);
-    ck_status(RS(claims_with("aud", json_pack("[]"))), B2C_TOKEN_BAD_AUDIENCE);
-    ck_status(RS(claims_with("aud", json_pack("[i,s]", 1, AUD))), B2C_TOKEN_BAD_AUDIENCE);
-    ck_status(RS(claims_with("aud", json_pack("[[s]]", AUD))), B2C_TOKEN_BAD_AUDIENCE);
-    ck_status(RS(claims_with("aud", NULL)), B2C_TOKEN_BAD_AUDIENCE);
-    ck_status(RS(claims_with("aud", json_string("API://my-api"))), B2C_TOKEN_BAD_AUDIENCE);
-    ck_status(RS(claims_with("aud", json_string("api://my-api/"))), B2C_TOKEN_BAD_AUDIENCE);
-    ck_status(RS(claims_with("aud", json_string(""))), B2C_TOKEN_BAD_AUDIENCE);
-    ck_status(RS(claims_with("aud", json_integer(1))), B2C_TOKEN_BAD_AUDIENCE);
-    ck_status(RS(claims_with("aud", json_pack("{s:s}", "a", AUD))), B2C_TOKEN_BAD_AUDIENCE);
+              B2C_VERDICT_VALID);
+    ck_status(RS(claims_with("aud", json_pack("[s,s]", "a", "b"))), B2C_VERDICT_BAD_AUDIENCE);
+    ck_status(RS(claims_with("aud", json_pack("[]"))), B2C_VERDICT_BAD_AUDIENCE);
+    ck_status(RS(claims_with("aud", json_pack("[i,s]", 1, AUD))), B2C_VERDICT_BAD_AUDIENCE);
+    ck_status(RS(claims_with("aud", json_pack("[[s]]", AUD))), B2C_VERDICT_BAD_AUDIENCE);
+    ck_status(RS(claims_with("aud", NULL)), B2C_VERDICT_BAD_AUDIENCE);
+    ck_status(RS(claims_with("aud", json_string("API://my-api"))), B2C_VERDICT_BAD_AUDIENCE);
+    ck_status(RS(claims_with("aud", json_string("api://my-api/"))), B2C_VERDICT_BAD_AUDIENCE);
+    ck_status(RS(claims_with("aud", json_string(""))), B2C_VERDICT_BAD_AUDIENCE);
+    ck_status(RS(claims_with("aud", json_integer(1))), B2C_VERDICT_BAD_AUDIENCE);
+    ck_status(RS(claims_with("aud", json_pack("{s:s}", "a", AUD))), B2C_VERDICT_BAD_AUDIENCE);
     params.audiences = apr_array_make(ut_pool, 1, sizeof(const char *));
-    ck_status(RS(claims()), B2C_TOKEN_BAD_AUDIENCE); /* fail closed */
+    ck_status(RS(claims()), B2C_VERDICT_BAD_AUDIENCE); /* fail closed */
 }
 END_TEST
 
@@ -473,18 +473,18 @@ START_TEST(check_order)
     c = claims_with("exp", json_integer(1));
     json_object_set_new(c, "aud", json_string("x"));
     ck_status(check(tk_rsa2048_other, "RS256", hdr("RS256", "k-rsa"), c),
-              B2C_TOKEN_BAD_SIGNATURE);
+              B2C_VERDICT_BAD_SIGNATURE);
     /* issuer before audience before time */
     c = claims_with("exp", json_integer(1));
     json_object_set_new(c, "aud", json_string("x"));
     json_object_set_new(c, "iss", json_string("x"));
-    ck_status(RS(c), B2C_TOKEN_BAD_ISSUER);
+    ck_status(RS(c), B2C_VERDICT_BAD_ISSUER);
     c = claims_with("exp", json_integer(1));
     json_object_set_new(c, "aud", json_string("x"));
-    ck_status(RS(c), B2C_TOKEN_BAD_AUDIENCE);
+    ck_status(RS(c), B2C_VERDICT_BAD_AUDIENCE);
     /* alg before kid */
     params.algs = B2C_ALG_ES256;
-    ck_status(check(tk_rsa2048, "RS256", hdr("RS256", "nope"), claims()), B2C_TOKEN_BAD_ALG);
+    ck_status(check(tk_rsa2048, "RS256", hdr("RS256", "nope"), claims()), B2C_VERDICT_BAD_ALG);
 }
 END_TEST
 
@@ -499,43 +499,43 @@ START_TEST(malformed_tokens)
     unsigned char noise[512];
 
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        ck_status(check_str(bad[i]), B2C_TOKEN_MALFORMED);
+        ck_status(check_str(bad[i]), B2C_VERDICT_MALFORMED);
         ck_assert_ptr_null(res.jwt);
     }
     ck_status(check_str(apr_pstrcat(ut_pool, tok, ".", strrchr(tok, '.') + 1, NULL)),
-              B2C_TOKEN_MALFORMED);
+              B2C_VERDICT_MALFORMED);
     ck_status(check_str(apr_pstrndup(ut_pool, tok, (apr_size_t)(strrchr(tok, '.') - tok))),
-              B2C_TOKEN_MALFORMED);
+              B2C_VERDICT_MALFORMED);
     memset(big, 'A', n);
     memcpy(big, tok, strlen(tok));
     big[n] = '\0';
-    ck_status(check_str(big), B2C_TOKEN_MALFORMED);
+    ck_status(check_str(big), B2C_VERDICT_MALFORMED);
     /* random bytes in every length never crash */
     for (i = 0; i < sizeof(noise); i++)
         noise[i] = (unsigned char)((i * 131 + 7) ^ (i >> 3));
     for (i = 0; i < sizeof(noise); i++)
         ck_status(b2c_validate_token(ut_pool, (const char *)noise, i, jwks, &params, &res),
-                  B2C_TOKEN_MALFORMED);
-    ck_status(b2c_validate_token(ut_pool, NULL, 0, jwks, &params, &res), B2C_TOKEN_MALFORMED);
+                  B2C_VERDICT_MALFORMED);
+    ck_status(b2c_validate_token(ut_pool, NULL, 0, jwks, &params, &res), B2C_VERDICT_MALFORMED);
     /* a JSON claims set that is not an object */
     ck_status(check_str(tk_compact(ut_pool, "{\"alg\":\"RS256\",\"kid\":\"k-rsa\"}", "[1]",
-                                   (const unsigned char *)"s", 1)), B2C_TOKEN_MALFORMED);
+                                   (const unsigned char *)"s", 1)), B2C_VERDICT_MALFORMED);
 }
 END_TEST
 
 START_TEST(status_names)
 {
-    ck_assert_str_eq(b2c_token_status_name(B2C_TOKEN_VALID), "valid");
-    ck_assert_str_eq(b2c_token_status_name(B2C_TOKEN_MALFORMED), "malformed");
-    ck_assert_str_eq(b2c_token_status_name(B2C_TOKEN_BAD_ALG), "bad_alg");
-    ck_assert_str_eq(b2c_token_status_name(B2C_TOKEN_UNKNOWN_KID), "unknown_kid");
-    ck_assert_str_eq(b2c_token_status_name(B2C_TOKEN_BAD_SIGNATURE), "bad_signature");
-    ck_assert_str_eq(b2c_token_status_name(B2C_TOKEN_BAD_ISSUER), "bad_issuer");
-    ck_assert_str_eq(b2c_token_status_name(B2C_TOKEN_BAD_AUDIENCE), "bad_audience");
-    ck_assert_str_eq(b2c_token_status_name(B2C_TOKEN_EXPIRED), "expired");
-    ck_assert_str_eq(b2c_token_status_name(B2C_TOKEN_NOT_YET_VALID), "not_yet_valid");
-    ck_assert_str_eq(b2c_token_status_name(B2C_TOKEN_BAD_TIME), "bad_time");
-    ck_assert_str_eq(b2c_token_status_name(B2C_TOKEN_FOREIGN), "foreign");
+    ck_assert_str_eq(b2c_token_status_name(B2C_VERDICT_VALID), "valid");
+    ck_assert_str_eq(b2c_token_status_name(B2C_VERDICT_MALFORMED), "malformed");
+    ck_assert_str_eq(b2c_token_status_name(B2C_VERDICT_BAD_ALG), "bad_alg");
+    ck_assert_str_eq(b2c_token_status_name(B2C_VERDICT_UNKNOWN_KID), "unknown_kid");
+    ck_assert_str_eq(b2c_token_status_name(B2C_VERDICT_BAD_SIGNATURE), "bad_signature");
+    ck_assert_str_eq(b2c_token_status_name(B2C_VERDICT_BAD_ISSUER), "bad_issuer");
+    ck_assert_str_eq(b2c_token_status_name(B2C_VERDICT_BAD_AUDIENCE), "bad_audience");
+    ck_assert_str_eq(b2c_token_status_name(B2C_VERDICT_EXPIRED), "expired");
+    ck_assert_str_eq(b2c_token_status_name(B2C_VERDICT_NOT_YET_VALID), "not_yet_valid");
+    ck_assert_str_eq(b2c_token_status_name(B2C_VERDICT_BAD_TIME), "bad_time");
+    ck_assert_str_eq(b2c_token_status_name(B2C_VERDICT_FOREIGN), "foreign");
     ck_assert_str_eq(b2c_token_status_name((b2c_token_status_t)99), "unknown");
 }
 END_TEST
