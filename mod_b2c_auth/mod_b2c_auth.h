@@ -27,6 +27,12 @@ APLOG_USE_MODULE(b2c_auth);
 #define B2C_AUTH_TYPE "Bearer"
 #define B2C_CLAIM_ENV_PREFIX "B2C_CLAIM_"
 #define B2C_CLAIM_HEADER_PREFIX "X-B2C-Claim-"
+/* Bounds of the X-B2C-Claim-* headers one request passes on (see
+ * docs/mod_b2c_auth.md): well inside httpd's default LimitRequestFields
+ * (100) and LimitRequestFieldSize (8190) at a backend. */
+#define B2C_CLAIM_HEADERS_MAX 50
+#define B2C_CLAIM_HEADER_MAX_BYTES 4096
+#define B2C_CLAIM_HEADERS_MAX_BYTES 32768
 
 /* Per-directory settings; "unset" values let merging inherit. */
 typedef struct {
@@ -82,6 +88,7 @@ typedef struct {
     const b2c_claim_export_t *exports; /* VALID: rendered once per token */
     int nexports;
     int insufficient_scope;        /* authz denied a valid token */
+    int headers_exported;          /* X-B2C-Claim-* put in headers_in */
 } b2c_auth_request_t;
 
 b2c_auth_request_t *b2c_auth_request_get(request_rec *r, int create);
