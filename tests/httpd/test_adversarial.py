@@ -926,7 +926,7 @@ def i11_gw(shared_idp, workdir, i11_rec):
 
 def test_i11_case_count():
     n = (len(I11_LEAKS) + 1 + len(I11_HTACCESS_P) + 2 + len(I11_ROLE_TWINS) + len(I11_REDIRECTS)
-         + len(I11_BREAKS) + len(I11_BOUNDS) + len(I11_TIMES))
+         + len(I11_BREAKS) + len(I11_BOUNDS) + len(I11_TIMES) + len(I11_MODES))
     assert n >= 40, n
 
 
@@ -1141,3 +1141,28 @@ def test_i11_times(i11_api, shared_idp, name):
         else:
             assert r.status == 401 and 'invalid_token' in r.www_authenticate[0], r
     assert i11_api.alive()
+
+
+# ---- finding 10: secret files readable by every user get a startup warning
+
+I11_MODES = {'mode_0644_warns': (0o644, True), 'mode_0604_warns': (0o604, True),
+             'mode_0640_quiet': (0o640, False), 'mode_0600_quiet': (0o600, False)}
+
+
+@pytest.mark.parametrize('name', sorted(I11_MODES))
+def test_i11_world_readable_secret_file_warns(shared_idp, workdir, name):
+    mode, warns = I11_MODES[name]
+    h = Httpd(workdir, 'i11-mode-' + name, load_b2c=False, loglevel='warn')
+    os.makedirs(h.root, exist_ok=True)
+    path = os.path.join(h.root, 'client.secret')
+    with open(path, 'w') as f:
+        f.write('not-the-real-secret-%s\n' % name)
+    os.chmod(path, mode)
+    h.server_extra = ('LoadModule b2c_client_module %s\n<B2CClient c>\n    B2CTokenEndpoint %s\n'
+                      '    B2CClientId %s\n    B2CClientSecret file:%s\n    B2CScope s\n'
+                      '</B2CClient>' % (os.path.join(MODDIR, 'mod_b2c_client.so'),
+                                        shared_idp.token_url('v2'), idpmod.CLIENT_ID, path))
+    rc, out = h.check()
+    assert rc == 0, out
+    assert ('B2C02008' in out) == warns, out
+    assert 'not-the-real-secret' not in out
