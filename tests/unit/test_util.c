@@ -1,5 +1,6 @@
 /* Unit tests: strict base64url (b2c_util) and hostile-input JSON (b2c_json). */
 #include "unit.h"
+#include "b2c_cache_entry.h"
 #include "b2c_json.h"
 #include "b2c_util.h"
 
@@ -238,6 +239,30 @@ START_TEST(json_deep_nesting_does_not_crash)
 }
 END_TEST
 
+/* issue 11, finding 5: every number in a cache entry is a time or duration
+ * in seconds; beyond year 9999 it is refused, so callers can turn it into
+ * microseconds and add two of them without overflow */
+START_TEST(cache_times_bounded)
+{
+    long long v = 7;
+    char buf[32];
+
+    ck_assert(b2c_cache_parse_int("1700000000", &v) && v == 1700000000LL);
+    ck_assert(b2c_cache_parse_int("-5", &v) && v == -5);
+    snprintf(buf, sizeof(buf), "%lld", B2C_TIME_MAX);
+    ck_assert(b2c_cache_parse_int(buf, &v) && v == B2C_TIME_MAX);
+    v = 7;
+    snprintf(buf, sizeof(buf), "%lld", B2C_TIME_MAX + 1);
+    ck_assert(!b2c_cache_parse_int(buf, &v) && v == 7);
+    snprintf(buf, sizeof(buf), "-%lld", B2C_TIME_MAX + 1);
+    ck_assert(!b2c_cache_parse_int(buf, &v));
+    ck_assert(!b2c_cache_parse_int("4611686018427387904", &v));  /* 2^62 */
+    ck_assert(!b2c_cache_parse_int("9007199254740992", &v));     /* 2^53 */
+    ck_assert(!b2c_cache_parse_int("9223372036854775807", &v));
+    ck_assert(B2C_TIME_MAX * 1000000 * 2 / 2 / 1000000 == B2C_TIME_MAX);
+}
+END_TEST
+
 Suite *util_suite(void)
 {
     Suite *s = suite_create("util");
@@ -253,6 +278,7 @@ Suite *util_suite(void)
     tcase_add_test(b64, b64_rejects_embedded_nul);
     tcase_add_test(b64, b64_round_trip_all_lengths);
     tcase_add_test(b64, sha256_vector);
+    tcase_add_test(b64, cache_times_bounded);
     suite_add_tcase(s, b64);
 
     tcase_add_checked_fixture(json, ut_setup, ut_teardown);
