@@ -1,5 +1,6 @@
 /* Shared-cache entry format (see b2c_cache_entry.h). */
 #include "b2c_cache_entry.h"
+#include "b2c_util.h"
 
 #include <apr_strings.h>
 #include <errno.h>
@@ -71,7 +72,7 @@ int b2c_cache_parse_int(const char *s, long long *out)
         return 0;
     errno = 0;
     v = strtoll(s, &end, 10);
-    if (errno || *end || v > (1LL << 62) || v < -(1LL << 62))
+    if (errno || *end || v > B2C_TIME_MAX || v < -B2C_TIME_MAX)
         return 0;
     *out = v;
     return 1;

@@ -22,7 +22,10 @@ apr_status_t b2c_cache_entry_unpack(apr_pool_t *p, const char *buf, size_t len,
                                     const char *kind, const char **fields,
                                     int nfields);
 
-/* Strict decimal (optional '-'), no blanks, within +-2^62: 1 or 0. */
+/* Strict decimal (optional '-'), no blanks: 1 or 0. Every number in our
+ * entries is a time or a duration in seconds, so values outside
+ * +-B2C_TIME_MAX (year 9999, b2c_util.h) are refused: callers convert and
+ * add them without overflow, and an absurd entry is "not found". */
 int b2c_cache_parse_int(const char *s, long long *out);
 
 #endif

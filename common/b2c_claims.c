@@ -6,6 +6,7 @@
 #include <apr_strings.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 int b2c_claims_has_role(const json_t *claims, const char *role)
 {
@@ -93,16 +94,23 @@ int b2c_claims_match(const json_t *claims, const char *name, const char *value)
     return 0;
 }
 
-/* Replace control characters (CR, LF, TAB, DEL, ...) by spaces in place. */
+/* Replace control characters (CR, LF, TAB, DEL, ...) by spaces in place,
+ * and the Unicode line breaks some parsers and log viewers honour: NEL
+ * (U+0085, C2 85), LINE and PARAGRAPH SEPARATOR (U+2028/9, E2 80 A8/A9),
+ * each byte of them a space. */
 static char *defang(char *s)
 {
-    char *c;
+    unsigned char *c;
 
     if (s == NULL)
         return NULL;
-    for (c = s; *c; c++) {
-        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+    for (c = (unsigned char *)s; *c; c++) {
+        if (*c < 0x20 || *c == 0x7f)
             *c = ' ';
+        else if (c[0] == 0xc2 && c[1] == 0x85)
+            c[0] = c[1] = ' ';
+        else if (c[0] == 0xe2 && c[1] == 0x80 && (c[2] == 0xa8 || c[2] == 0xa9))
+            c[0] = c[1] = c[2] = ' ';
     }
     return s;
 }
@@ -169,6 +177,18 @@ const char *b2c_claim_env_name(apr_pool_t *p, const char *name)
     return out;
 }
 
+/* Does name keep its own spelling as a variable, in lower case ("roles",
+ * "a_b")? Such a name is what Require and REMOTE_USER look up (they match
+ * names exactly, and every claim they use is lower case). */
+static int plain_lower_name(const char *name)
+{
+    for (; *name; name++)
+        if (!((*name >= 'a' && *name <= 'z') || (*name >= '0' && *name <= '9')
+              || *name == '_'))
+            return 0;
+    return 1;
+}
+
 int b2c_claims_render_exports(apr_pool_t *p, const json_t *claims,
                               const char *env_prefix,
                               b2c_claim_export_t **out)
@@ -176,21 +196,30 @@ int b2c_claims_render_exports(apr_pool_t *p, const json_t *claims,
     const char *name;
     json_t *value;
     b2c_claim_export_t *x;
+    char *plain;
     int n = 0;
 
     *out = x = apr_palloc(p, sizeof(*x) * (json_object_size(claims) + 1));
+    plain = apr_pcalloc(p, json_object_size(claims) + 1);
     json_object_foreach((json_t *)claims, name, value) {
         const char *text = b2c_claim_text(p, claims, name), *env;
-        int i;
+        int i, mine;
         if (!text)
             continue;
         env = apr_pstrcat(p, env_prefix, b2c_claim_env_name(p, name), NULL);
-        /* names that map to one variable ("a-b", "a_b"): the later claim
-         * wins, once here, so every request can simply append */
-        for (i = 0; i < n && strcmp(x[i].env, env); i++)
+        mine = plain_lower_name(name);
+        /* Names that map to one variable or header regardless of case
+         * ("a-b", "a_b"; "roles", "ROLES": httpd's tables ignore case):
+         * one entry, decided once here, so every request can append. The
+         * plain lower-case name, which the Require providers read, wins;
+         * between others the later claim. */
+        for (i = 0; i < n && strcasecmp(x[i].env, env); i++)
             ;
+        if (i < n && plain[i] && !mine)
+            continue;
         x[i].env = env;
         x[i].text = text;
+        plain[i] = (char)mine;
         if (i == n)
             n++;
     }

@@ -25,7 +25,8 @@ int b2c_claims_match(const json_t *claims, const char *name, const char *value);
  * they are, integers in decimal, booleans "true"/"false", arrays of scalars
  * joined with B2C_CLAIM_ARRAY_SEPARATOR, objects and nested arrays as
  * compact JSON. NULL when absent or JSON null. Control characters (including
- * CR/LF) are replaced by spaces, so a value can never split a header. */
+ * CR/LF) and the Unicode line breaks U+0085, U+2028 and U+2029 are replaced
+ * by spaces, so a value can never split a header or a log line. */
 const char *b2c_claim_text(apr_pool_t *p, const json_t *claims, const char *name);
 
 /* A claim name made safe for an environment variable or header suffix:
@@ -40,8 +41,10 @@ typedef struct {
 } b2c_claim_export_t;
 
 /* Every claim with a text form, rendered once; returns how many. Claims
- * whose names map to the same variable leave one entry, the later claim's:
- * the entries' names are distinct. */
+ * whose names map to the same variable without regard to case ("a-b" and
+ * "a_b", "roles" and "ROLES") leave one entry: the claim whose name is
+ * plain lower case ([a-z0-9_], what Require reads), else the later one.
+ * The entries' names are distinct without regard to case. */
 int b2c_claims_render_exports(apr_pool_t *p, const json_t *claims,
                               const char *env_prefix,
                               b2c_claim_export_t **out);

@@ -6,8 +6,11 @@
 #include "b2c_url.h"
 
 #include <apr_strings.h>
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
 #include <string.h>
+#include <sys/socket.h>
 
 typedef struct {
     apr_pool_t *p;
@@ -84,6 +87,75 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *baton)
     return n;
 }
 
+static int v4_internal(const unsigned char *a)
+{
+    return a[0] == 0 || a[0] == 10 || a[0] == 127 || a[0] >= 224
+        || (a[0] == 100 && (a[1] & 0xc0) == 64)
+        || (a[0] == 169 && a[1] == 254) || (a[0] == 172 && (a[1] & 0xf0) == 16)
+        || (a[0] == 192 && a[1] == 168);
+}
+
+int b2c_http_address_is_internal(const struct sockaddr *sa)
+{
+    if (sa->sa_family == AF_INET)
+        return v4_internal(
+            (const unsigned char *)&((const struct sockaddr_in *)sa)->sin_addr);
+    if (sa->sa_family == AF_INET6) {
+        static const unsigned char zero[15] = { 0 };
+        static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                                  0xff, 0xff };
+        const unsigned char *a =
+            ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
+        if (!memcmp(a, zero, 15) && a[15] <= 1)
+            return 1; /* :: and ::1 */
+        if (!memcmp(a, mapped, 12))
+            return v4_internal(a + 12);
+        return (a[0] & 0xfe) == 0xfc || a[0] == 0xff
+            || (a[0] == 0xfe && (a[1] & 0xc0) == 0x80);
+    }
+    return 1; /* anything else (unix sockets...) is not for customers */
+}
+
+typedef struct {
+    const b2c_http_options_t *opts;
+    int refused;
+} socket_guard_t;
+
+static int address_allowed(const socket_guard_t *g, const struct sockaddr *sa)
+{
+    char text[INET6_ADDRSTRLEN] = "";
+    const void *bin = sa->sa_family == AF_INET
+        ? (const void *)&((const struct sockaddr_in *)sa)->sin_addr
+        : (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
+    int i;
+
+    if (!b2c_http_address_is_internal(sa))
+        return 1;
+    if (!g->opts->allowed_addrs
+        || (sa->sa_family != AF_INET && sa->sa_family != AF_INET6)
+        || !inet_ntop(sa->sa_family, bin, text, sizeof(text)))
+        return 0;
+    for (i = 0; i < g->opts->allowed_addrs->nelts; i++)
+        if (!strcasecmp(text, APR_ARRAY_IDX(g->opts->allowed_addrs, i,
+                                            const char *)))
+            return 1;
+    return 0;
+}
+
+/* libcurl asks us for every socket it connects, with the address DNS
+ * gave: the one place a check cannot be fooled by names (or rebinding). */
+static curl_socket_t open_socket(void *baton, curlsocktype purpose,
+                                 struct curl_sockaddr *a)
+{
+    socket_guard_t *g = baton;
+
+    if (purpose == CURLSOCKTYPE_IPCXN && !address_allowed(g, &a->addr)) {
+        g->refused = 1;
+        return CURL_SOCKET_BAD;
+    }
+    return socket(a->family, a->socktype, a->protocol);
+}
+
 static apr_status_t perform(apr_pool_t *p, const char *url,
                             const apr_table_t *headers, const char *form,
                             const b2c_http_options_t *opts,
@@ -94,6 +166,7 @@ static apr_status_t perform(apr_pool_t *p, const char *url,
     struct curl_slist *hdrs = NULL;
     body_sink_t body = { p, NULL, 0, 0, opts->max_body, 0 };
     header_sink_t head = { p, NULL, NULL };
+    socket_guard_t guard = { opts, 0 };
     apr_status_t status = APR_SUCCESS;
 
     memset(resp, 0, sizeof(*resp));
@@ -118,6 +191,11 @@ static apr_status_t perform(apr_pool_t *p, const char *url,
 #else
     curl_easy_setopt(curl, CURLOPT_PROTOCOLS, CURLPROTO_HTTP | CURLPROTO_HTTPS);
 #endif
+    if (opts->refuse_internal) {
+        curl_easy_setopt(curl, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+        curl_easy_setopt(curl, CURLOPT_OPENSOCKETDATA, &guard);
+        curl_easy_setopt(curl, CURLOPT_PROXY, ""); /* connect directly */
+    }
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
     if (opts->ca_file)
@@ -144,7 +222,12 @@ static apr_status_t perform(apr_pool_t *p, const char *url,
     }
 
     rc = curl_easy_perform(curl);
-    if (body.too_big) {
+    if (guard.refused && rc != CURLE_OK) {
+        *err = "the host has an internal address (loopback, link-local or "
+               "private) that the allow-list does not name";
+        status = APR_EACCES;
+    }
+    else if (body.too_big) {
         *err = apr_psprintf(p, "answer larger than %" APR_SIZE_T_FMT " bytes",
                             opts->max_body);
         status = APR_ENOSPC;

@@ -12,6 +12,12 @@ typedef struct {
     long connect_timeout_ms;
     size_t max_body;          /* larger answers fail with APR_ENOSPC */
     const char *ca_file;      /* NULL: the system store */
+    /* Set for fetches a .htaccess file named: connect to no loopback,
+     * link-local, private or other internal address (checked on the
+     * address DNS gave, so an allowed name cannot lead inside) except the
+     * numeric addresses listed in allowed_addrs (the operator named them). */
+    int refuse_internal;
+    const apr_array_header_t *allowed_addrs; /* of const char *, or NULL */
 } b2c_http_options_t;
 
 typedef struct {
@@ -22,12 +28,20 @@ typedef struct {
     const char *retry_after;  /* Retry-After header or NULL */
 } b2c_http_response_t;
 
+struct sockaddr;
+
+/* 1 if sa is an address a customer's fetch must not reach: IPv4 0/8,
+ * 10/8, 100.64/10, 127/8, 169.254/16, 172.16/12, 192.168/16, 224/3; IPv6
+ * ::, ::1, fc00::/7, fe80::/10, ff00::/8, and IPv4-mapped forms of those. */
+int b2c_http_address_is_internal(const struct sockaddr *sa);
+
 /* Call once per process before any fetch (curl_global_init). */
 apr_status_t b2c_http_global_init(void);
 
 /* GET url. headers: NULL or a table of extra request headers. On transport
  * errors returns non-success with *err set (no URL query strings, no
- * credentials in it). A non-2xx answer is APR_SUCCESS with its status. */
+ * credentials in it). A non-2xx answer is APR_SUCCESS with its status.
+ * APR_EACCES when refuse_internal kept it from an internal address. */
 apr_status_t b2c_http_get(apr_pool_t *p, const char *url,
                           const b2c_http_options_t *opts,
                           b2c_http_response_t *resp, const char **err);

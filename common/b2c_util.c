@@ -150,3 +150,10 @@ char *b2c_hex_encode(apr_pool_t *p, const unsigned char *in, size_t n)
     s[2 * n] = '\0';
     return s;
 }
+
+long long b2c_time_clamp(long long t)
+{
+    if (t > B2C_TIME_MAX)
+        return B2C_TIME_MAX;
+    return t < -B2C_TIME_MAX ? -B2C_TIME_MAX : t;
+}

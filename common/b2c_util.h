@@ -19,6 +19,15 @@ char *b2c_b64url_encode(apr_pool_t *p, const unsigned char *in, size_t inlen);
 /* Lower-case hex of n bytes, NUL-terminated. */
 char *b2c_hex_encode(apr_pool_t *p, const unsigned char *in, size_t n);
 
+/* The sane range of a time in seconds since the epoch, for every time read
+ * from a token or a cache entry before any arithmetic on it: 9999-12-31
+ * 23:59:59Z. Its microseconds (apr_time_t) and sums of two such times stay
+ * far inside 64 bits, so no conversion or addition can overflow. */
+#define B2C_TIME_MAX 253402300799LL
+
+/* t clamped to [-B2C_TIME_MAX, B2C_TIME_MAX]. */
+long long b2c_time_clamp(long long t);
+
 /* SHA-256 of data into out[32]. */
 void b2c_sha256(const void *data, size_t len, unsigned char out[32]);
 

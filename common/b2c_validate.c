@@ -3,6 +3,7 @@
  * error responses are predictable. Pure: the clock and keys come in. */
 #include "b2c_validate.h"
 #include "b2c_json.h"
+#include "b2c_util.h"
 
 #include <apr_strings.h>
 #include <string.h>
@@ -123,6 +124,21 @@ static const char *sanitise_kid(apr_pool_t *p, const char *kid)
     return out;
 }
 
+/* The next key of jwks (from index *i on) that a token with this kid may
+ * be checked with, or NULL. No kid: only a set of exactly one key. */
+static const b2c_jwk_t *next_key(const b2c_jwks_t *jwks, const char *kid,
+                                 int *i)
+{
+    if (jwks == NULL || jwks->nkeys <= 0)
+        return NULL;
+    if (kid == NULL)
+        return jwks->nkeys == 1 && (*i)++ == 0 ? &jwks->keys[0] : NULL;
+    for (; *i < jwks->nkeys; (*i)++)
+        if (jwks->keys[*i].kid != NULL && !strcmp(jwks->keys[*i].kid, kid))
+            return &jwks->keys[(*i)++];
+    return NULL;
+}
+
 static b2c_token_status_t verdict(b2c_validation_result_t *res,
                                   b2c_token_status_t s, const char *reason)
 {
@@ -180,6 +196,7 @@ static b2c_token_status_t check_times(const json_t *claims,
                                       b2c_validation_result_t *res)
 {
     long long exp = 0, nbf = 0, iat = 0, skew = params->clock_skew;
+    long long now = b2c_time_clamp(params->now);
     int has_exp = b2c_json_numeric_date(claims, "exp", &exp);
     int has_nbf = b2c_json_numeric_date(claims, "nbf", &nbf);
     int has_iat = b2c_json_numeric_date(claims, "iat", &iat);
@@ -196,11 +213,19 @@ static b2c_token_status_t check_times(const json_t *claims,
         skew = 0;
     if (skew > SKEW_MAX)
         skew = SKEW_MAX;
-    /* exp/nbf are bounded to ±2^53 by the JSON reader, so no overflow. */
-    if (params->now > exp + skew)
+    /* The JSON reader allows +-2^53; clamp to the sane range before any
+     * arithmetic here or in the callers (exp becomes microseconds). */
+    exp = b2c_time_clamp(exp);
+    nbf = b2c_time_clamp(nbf);
+    iat = b2c_time_clamp(iat);
+    if (now > exp + skew)
         return verdict(res, B2C_VERDICT_EXPIRED, "token expired");
-    if (has_nbf > 0 && nbf > params->now + skew)
+    if (has_nbf > 0 && nbf > now + skew)
         return verdict(res, B2C_VERDICT_NOT_YET_VALID, "token not yet valid (nbf)");
+    /* Nobody issues a token after now: a future iat means a forged token
+     * or an issuer with a wrong clock (RFC 7519 leaves the check to us). */
+    if (has_iat > 0 && iat > now + skew)
+        return verdict(res, B2C_VERDICT_NOT_YET_VALID, "token issued in the future (iat)");
     res->exp = exp;
     return B2C_VERDICT_VALID;
 }
@@ -211,8 +236,8 @@ b2c_token_status_t b2c_validate_token(apr_pool_t *p, const char *token,
                                       b2c_validation_result_t *res)
 {
     b2c_jwt_t *jwt = NULL;
-    const b2c_jwk_t *key;
-    const char *err = NULL, *iss, *tid;
+    const b2c_jwk_t *key, *cand;
+    const char *err = NULL, *iss, *tid, *why = NULL;
     int i, ok;
 
     memset(res, 0, sizeof(*res));
@@ -237,18 +262,27 @@ b2c_token_status_t b2c_validate_token(apr_pool_t *p, const char *token,
         return verdict(res, B2C_VERDICT_BAD_ALG, "alg not allowed");
 
     /* The key comes only from our JWKS by kid; jku/x5u/jwk/x5c headers are
-     * attacker-controlled and deliberately never looked at. */
-    key = b2c_jwks_find_key(jwks, jwt->kid);
+     * attacker-controlled and deliberately never looked at. A JWKS may list
+     * one kid twice (a rollover publishing the new key under the old kid):
+     * each key with that kid is tried, the first that verifies is used. */
+    key = NULL;
+    err = NULL;
+    for (i = 0, ok = 0; !ok && (cand = next_key(jwks, jwt->kid, &i)); ) {
+        if (cand->use != NULL && strcmp(cand->use, "sig") != 0)
+            why = "key is not for signatures";
+        else if (cand->alg != NULL && strcmp(cand->alg, jwt->alg_name) != 0)
+            why = "key alg differs from token alg";
+        else if (b2c_jwt_verify_signature(p, jwt, cand, &err) != APR_SUCCESS)
+            why = apr_pstrcat(p, "bad signature: ", err, NULL);
+        else
+            ok = 1;
+        key = cand;
+    }
     if (key == NULL)
         return verdict(res, B2C_VERDICT_UNKNOWN_KID,
                        jwt->kid ? "no key with this kid" : "token has no kid");
-    if (key->use != NULL && strcmp(key->use, "sig") != 0)
-        return verdict(res, B2C_VERDICT_BAD_SIGNATURE, "key is not for signatures");
-    if (key->alg != NULL && strcmp(key->alg, jwt->alg_name) != 0)
-        return verdict(res, B2C_VERDICT_BAD_SIGNATURE, "key alg differs from token alg");
-    if (b2c_jwt_verify_signature(p, jwt, key, &err) != APR_SUCCESS)
-        return verdict(res, B2C_VERDICT_BAD_SIGNATURE,
-                       apr_pstrcat(p, "bad signature: ", err, NULL));
+    if (!ok)
+        return verdict(res, B2C_VERDICT_BAD_SIGNATURE, why);
 
     iss = b2c_json_string(jwt->claims, "iss");
     tid = b2c_json_string(jwt->claims, "tid");

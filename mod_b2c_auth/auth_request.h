@@ -25,10 +25,12 @@ typedef struct {
     const b2c_claim_export_t *exports; /* VALID: rendered once per token */
     int nexports;
     int insufficient_scope;        /* authz denied a valid token */
+    int headers_exported;          /* X-B2C-Claim-* put in headers_in */
 } b2c_auth_request_t;
 
 /* r's state; with create, made when missing. Without create, a
- * sub-request or internal redirect finds its parent's state. */
+ * sub-request or internal redirect finds its parent's state when it
+ * runs under the same per-directory configuration. */
 b2c_auth_request_t *b2c_auth_request_get(request_rec *r, int create);
 
 #endif

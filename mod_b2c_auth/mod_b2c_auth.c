@@ -381,8 +381,12 @@ static void unset_matching(apr_pool_t *p, apr_table_t *t,
         apr_table_unset(t, APR_ARRAY_IDX(doomed, i, const char *));
 }
 
+/* B2C_CLAIM_*, and the REDIRECT_B2C_CLAIM_* (REDIRECT_REDIRECT_...) copies
+ * httpd makes of an earlier request's variables on an internal redirect. */
 static int is_claim_env(const char *name)
 {
+    while (!strncmp(name, "REDIRECT_", 9))
+        name += 9;
     return !strncmp(name, B2C_CLAIM_ENV_PREFIX, sizeof(B2C_CLAIM_ENV_PREFIX) - 1);
 }
 
@@ -394,14 +398,36 @@ static int strip_claim_headers(request_rec *r)
     return DECLINED;
 }
 
+/* Did a request this one was redirected from or is a sub-request of put
+ * claim headers into the headers_in it shares or copied? */
+static int inherits_claim_headers(request_rec *r)
+{
+    request_rec *up;
+
+    for (up = r->prev ? r->prev : r->main; up;
+         up = up->prev ? up->prev : up->main) {
+        b2c_auth_request_t *st =
+            ap_get_module_config(up->request_config, &b2c_auth_module);
+        if (st && st->headers_exported)
+            return 1;
+    }
+    return 0;
+}
+
 static int export_claims(request_rec *r)
 {
     const b2c_auth_dir_conf_t *conf;
     b2c_auth_request_t *st;
-    int env, headers, i;
+    int env, headers, i, nheaders = 0, cut = 0;
+    apr_size_t bytes = 0;
 
-    if (!is_bearer_request(r))
+    if (!is_bearer_request(r)) {
+        /* an internal redirect shares r->headers_in with the request that
+         * got our claim headers; a sub-request copied them: not for here */
+        if ((r->prev || r->main) && inherits_claim_headers(r))
+            unset_matching(r->pool, r->headers_in, is_claim_header);
         return DECLINED;
+    }
     unset_matching(r->pool, r->headers_in, is_claim_header);
     unset_matching(r->pool, r->subprocess_env, is_claim_env);
     st = b2c_auth_request_get(r, 0);
@@ -415,6 +441,7 @@ static int export_claims(request_rec *r)
      * variable was unset above. */
     for (i = 0; i < st->nexports; i++) {
         const b2c_claim_export_t *x = &st->exports[i];
+        apr_size_t len;
         if (env)
             apr_table_addn(r->subprocess_env, x->env, x->text);
         if (headers) {
@@ -423,13 +450,32 @@ static int export_claims(request_rec *r)
                                   x->env + sizeof(B2C_CLAIM_ENV_PREFIX) - 1,
                                   NULL);
             char *u;
+            /* A backend refuses a request with too many or too large
+             * header fields (httpd: 100 fields, 8190 bytes each, 431 or
+             * 400): headers stop at the bounds, the environment does not. */
+            len = strlen(h) + strlen(x->text) + 2;
+            if (nheaders >= B2C_CLAIM_HEADERS_MAX
+                || len > B2C_CLAIM_HEADER_MAX_BYTES
+                || bytes + len > B2C_CLAIM_HEADERS_MAX_BYTES) {
+                cut++;
+                continue;
+            }
             for (u = h; *u; u++)
                 if (*u == '_')
                     *u = '-';
             /* set: header names compare without case ("Sub", "sub") */
             apr_table_setn(r->headers_in, h, x->text);
+            nheaders++;
+            bytes += len;
+            st->headers_exported = 1;
         }
     }
+    if (cut)
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, B2CLOGNO(01109)
+                      "%d claim header(s) not passed on: at most %d headers "
+                      "of %d bytes each, %d bytes in all", cut,
+                      B2C_CLAIM_HEADERS_MAX, B2C_CLAIM_HEADER_MAX_BYTES,
+                      B2C_CLAIM_HEADERS_MAX_BYTES);
     return DECLINED;
 }
 

@@ -30,6 +30,12 @@ APLOG_USE_MODULE(b2c_auth);
 #define B2C_AUTH_TYPE "Bearer"
 #define B2C_CLAIM_ENV_PREFIX "B2C_CLAIM_"
 #define B2C_CLAIM_HEADER_PREFIX "X-B2C-Claim-"
+/* Bounds of the X-B2C-Claim-* headers one request passes on (see
+ * docs/mod_b2c_auth.md): well inside httpd's default LimitRequestFields
+ * (100) and LimitRequestFieldSize (8190) at a backend. */
+#define B2C_CLAIM_HEADERS_MAX 50
+#define B2C_CLAIM_HEADER_MAX_BYTES 4096
+#define B2C_CLAIM_HEADERS_MAX_BYTES 32768
 
 /* Per-directory settings; "unset" values let merging inherit. */
 typedef struct {

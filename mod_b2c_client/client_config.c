@@ -200,6 +200,23 @@ static const char *set_client_id(cmd_parms *cmd, void *m, const char *arg)
     return NULL;
 }
 
+/* A secret or private key file every user of the machine may read is no
+ * secret: say so at every start (the operator may have reasons, so it is a
+ * warning, not an error). */
+static void warn_if_world_readable(cmd_parms *cmd, const char *what,
+                                   const char *path)
+{
+    apr_finfo_t fi;
+
+    if (path && apr_stat(&fi, path, APR_FINFO_PROT, cmd->temp_pool)
+                    == APR_SUCCESS
+        && (fi.protection & APR_FPROT_WREAD))
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, cmd->server, B2CLOGNO(02009)
+                     "<B2CClient %s>: %s file '%s' is readable by every user "
+                     "of this machine; make it readable by root only "
+                     "(chmod 600)", current_def->name, what, path);
+}
+
 /* Reads a secret file; trailing newlines (from editors and echo) dropped. */
 static const char *read_secret_file(cmd_parms *cmd, const char *arg,
                                     const char **secret)
@@ -229,6 +246,7 @@ static const char *read_secret_file(cmd_parms *cmd, const char *arg,
                             "must be a regular file of 1 to %d bytes", path,
                             MAX_SECRET_BYTES);
     }
+    warn_if_world_readable(cmd, "secret", path);
     buf = apr_palloc(cmd->pool, (apr_size_t)fi.size + 1);
     n = (apr_size_t)fi.size;
     rv = apr_file_read_full(f, buf, n, &n);
@@ -282,6 +300,8 @@ static const char *set_certificate(cmd_parms *cmd, void *m, const char *cert,
                              ap_server_root_relative(cmd->pool, key),
                              &current_def->cert, &err) != APR_SUCCESS)
         return apr_psprintf(cmd->pool, "B2CClientCertificate: %s", err);
+    warn_if_world_readable(cmd, "private key",
+                           ap_server_root_relative(cmd->pool, key));
     return NULL;
 }
 

@@ -43,6 +43,54 @@ static int is_proxied(const request_rec *r)
         || (r->handler && !strncmp(r->handler, "proxy:", 6));
 }
 
+/* What inject_token put into a request's headers_in, kept in its
+ * request_config so the requests that share or copy that table can find it. */
+typedef struct {
+    const char *header;
+    const char *value;
+} injected_t;
+
+/* An internal redirect (ErrorDocument, mod_rewrite, mod_negotiation...)
+ * shares r->headers_in with the request it came from; a sub-request
+ * (mod_include, mod_dir...) gets a copy of its parent's. Either would carry
+ * the token an earlier request got for its own backend to wherever this one
+ * goes: take it out first, so a token only ever travels with the request
+ * whose location named the client. */
+static void drop_inherited_token(request_rec *r)
+{
+    request_rec *up;
+
+    for (up = r->prev ? r->prev : r->main; up;
+         up = up->prev ? up->prev : up->main) {
+        const injected_t *in =
+            ap_get_module_config(up->request_config, &b2c_client_module);
+        const char *v;
+        if (in && (v = apr_table_get(r->headers_in, in->header))
+            && !strcmp(v, in->value)) {
+            apr_table_unset(r->headers_in, in->header);
+            ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, B2CLOGNO(02203)
+                          "token of an earlier request taken out of %s",
+                          in->header);
+        }
+    }
+}
+
+/* Did an .htaccess file take part in r's configuration? httpd lists every
+ * directory it looked in (r->htaccess); an entry with a configuration read
+ * a file. A proxy target chosen there (RewriteRule [P], SetHandler proxy:)
+ * is a customer's choice, never a backend of the operator's: no token. A
+ * ProxyPass or server-context RewriteRule [P] never reads .htaccess, since
+ * mod_proxy maps "proxy:" requests without a directory walk. */
+static int htaccess_applied(const request_rec *r)
+{
+    const struct htaccess_result *h;
+
+    for (h = r->htaccess; h; h = h->next)
+        if (h->htaccess)
+            return 1;
+    return 0;
+}
+
 static int inject_token(request_rec *r)
 {
     const b2c_client_dir_conf_t *dc =
@@ -51,9 +99,19 @@ static int inject_token(request_rec *r)
     const b2c_client_def_t *def;
     const char *token, *header;
     long long retry_after = 1;
+    injected_t *in;
 
+    if (r->prev || r->main)
+        drop_inherited_token(r);
     if (!dc->client_name || !strcmp(dc->client_name, "off") || !is_proxied(r))
         return DECLINED;
+    if (htaccess_applied(r)) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, B2CLOGNO(02204)
+                      "client %s: no token for a request an .htaccess file "
+                      "took part in (its proxy target may be a customer's)",
+                      ap_escape_logitem(r->pool, dc->client_name));
+        return DECLINED;
+    }
     sc = ap_get_module_config(ap_server_conf->module_config, &b2c_client_module);
     def = apr_hash_get(sc->clients, dc->client_name, APR_HASH_KEY_STRING);
     if (!def || !tokens) {
@@ -71,8 +129,11 @@ static int inject_token(request_rec *r)
         return HTTP_SERVICE_UNAVAILABLE;
     }
     header = dc->header ? dc->header : B2C_CLIENT_DEFAULT_HEADER;
-    apr_table_setn(r->headers_in, header,
-                   apr_pstrcat(r->pool, "Bearer ", token, NULL));
+    in = apr_palloc(r->pool, sizeof(*in));
+    in->header = header;
+    in->value = apr_pstrcat(r->pool, "Bearer ", token, NULL);
+    apr_table_setn(r->headers_in, header, in->value);
+    ap_set_module_config(r->request_config, &b2c_client_module, in);
     ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, B2CLOGNO(02202)
                   "client %s: token put in %s", def->name, header);
     return DECLINED;

@@ -4,6 +4,7 @@
  * "not found" or to fields that pack back to exactly the same bytes. */
 #include "fuzz_common.h"
 #include "b2c_cache_entry.h"
+#include "b2c_util.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +40,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (b2c_cache_parse_int(s, &v)) {
             size_t digits = strspn(s + (*s == '-'), "0123456789");
             FZ_CHECK(digits > 0 && s[(*s == '-') + digits] == '\0');
-            FZ_CHECK(v <= (1LL << 62) && v >= -(1LL << 62) && v == strtoll(s, NULL, 10));
+            FZ_CHECK(v <= B2C_TIME_MAX && v >= -B2C_TIME_MAX && v == strtoll(s, NULL, 10));
         }
     }
     apr_pool_destroy(p);

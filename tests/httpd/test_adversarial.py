@@ -767,3 +767,402 @@ def test_zz_no_token_bytes_in_logs(adv):
     assert_no_tokens_in(log, MINTED, 'adversarial error log')
     # the kid is not logged raw either (CR/LF, format strings)
     assert 'forged %s' not in log and '/etc/passwd' not in log
+
+
+# ============================================================================== issue 11
+# The security review's findings 2, 3, 5, 7, 9 and part of 10, each with the set-up that
+# triggered it: a gateway whose token must stay with its own backend through ErrorDocument,
+# mod_rewrite internal redirects and mod_include sub-requests; a virtual-host-level
+# B2CClientToken under a customer's .htaccess proxy rule; an API whose claims must not
+# follow a redirect into another configuration; case-twin claims; huge times; claim header
+# bounds; Unicode line breaks; a future iat.
+
+import os                                      # noqa: E402
+import stat                                    # noqa: E402
+
+from conftest import IS_ROOT, REPO             # noqa: E402
+
+MODDIR = os.environ.get('B2C_MODULE_DIR', REPO)
+I11_ROLE_TWINS = {
+    'upper_later': [('ROLES', 'admin')],
+    'title_later': [('Roles', 'admin')],
+    'mixed_later': [('rOlEs', ['admin'])],
+    'two_twins_later': [('ROLES', 'admin'), ('RoLeS', 'admin')],
+    'upper_array_later': [('ROLES', ['admin', ROLE])],
+}
+
+
+class _I11Backend(BaseHTTPRequestHandler):
+    """Records every request; /notfound/ answers 404, /ssi/ an SSI page including
+    /oops/ssi-sub, everything else a JSON echo of path and headers."""
+    protocol_version = 'HTTP/1.1'
+
+    def log_message(self, *a):
+        pass
+
+    def do_GET(self):
+        with self.server.lock:
+            self.server.seen.append((self.path, list(self.headers.items())))
+        status, ctype = 200, 'application/json'
+        body = json.dumps({'path': self.path, 'headers': list(self.headers.items())}).encode()
+        if self.path.startswith('/notfound/'):
+            status = 404
+        elif self.path.startswith('/ssi/'):
+            ctype = 'text/html'
+            body = b'page:<!--#include virtual="/oops/ssi-sub" -->:end'
+        self.send_response(status)
+        self.send_header('Content-Type', ctype)
+        self.send_header('Content-Length', str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.fixture(scope='module')
+def i11_rec():
+    srv = ThreadingHTTPServer(('127.0.0.1', 0), _I11Backend)
+    srv.daemon_threads = True
+    srv.lock = threading.Lock()
+    srv.seen = []
+    t = threading.Thread(target=srv.serve_forever, kwargs={'poll_interval': 0.1}, daemon=True)
+    t.start()
+    srv.url = 'http://127.0.0.1:%d' % srv.server_address[1]
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+def i11_seen(rec, prefix):
+    with rec.lock:
+        return [h for p, h in rec.seen if prefix in p]
+
+
+def i11_auth_values(headers):
+    return [v for k, v in headers if k.lower() == 'authorization']
+
+
+class I11Httpd(Httpd):
+    BASE_MODULES = Httpd.BASE_MODULES + ['rewrite', 'include', 'socache_shmcb']
+
+
+# ---- findings 2 and 3: the gateway's token stays with the backend named with it
+
+I11_LEAKS = {
+    # name: (request path, the path the redirected / sub-request reaches at the backend)
+    'errordocument_503_proxypass': ('/e1/x', '/oops/e1'),
+    'errordocument_404_proxy_error_override': ('/e2/x', '/oops/e2'),
+    'errordocument_to_server_rewrite_p': ('/e3/x', '/rwerr/e3'),
+    'errordocument_to_sethandler_proxy': ('/e4/x', '/htdocs/shx'),
+    'errordocument_then_rewrite_internal_redirect': ('/e6/x', '/oops/e6'),
+    'include_virtual_subrequest': ('/ssi/page', '/oops/ssi-sub'),
+    'errordocument_custom_header_client': ('/e7/x', '/oops/e7'),
+}
+I11_HTACCESS_P = {
+    # name: (.htaccess lines, request path under /hta/<name>/, backend path prefix)
+    'rewrite_p_elsewhere': (['RewriteEngine On', 'RewriteRule ^ {rec}/h1/ [P]'], 'x', '/h1/'),
+    'rewrite_p_same_backend_as_proxypass': (
+        ['RewriteEngine On', 'RewriteRule ^(.*)$ {rec}/vapi/$1 [P]'], 'x', '/vapi/x'),
+    'rewrite_p_query_qsa': (['RewriteEngine On', 'RewriteRule ^ {rec}/h5/?a=b [P,QSA]'],
+                            'x?c=d', '/h5/'),
+    'rewrite_p_after_env_rule': (['RewriteEngine On', 'RewriteRule ^ - [E=I11:1]',
+                                  'RewriteRule ^(.*)$ {rec}/h6/$1 [P,L,NE]'], 'y', '/h6/'),
+    'rewrite_p_from_parent_dir': (['RewriteEngine On', 'RewriteRule ^(.*)$ {rec}/h4/$1 [P]'],
+                                  'deeper/z', '/h4/'),
+    'sethandler_proxy': (['SetHandler "proxy:{rec}"'], 'testdata', '/hta/sethandler_proxy/'),
+}
+
+
+@pytest.fixture(scope='module')
+def i11_gw(shared_idp, workdir, i11_rec):
+    i, rec = shared_idp, i11_rec.url
+    dead = 'http://127.0.0.1:%d' % free_port()       # nothing listens: mod_proxy answers 503
+    h = I11Httpd(workdir, 'i11-gateway', loglevel='warn b2c_client:trace1')
+    sdir = os.path.join(h.root, 'secrets')
+    os.makedirs(sdir, exist_ok=True)
+    os.chmod(sdir, 0o700)
+    secret = os.path.join(sdir, 'backend.secret')
+    with open(secret, 'w') as f:
+        f.write(idpmod.CLIENT_SECRET + '\n')
+    os.chmod(secret, 0o600)
+    client = ('<B2CClient backend>\n    B2CTokenEndpoint %s\n    B2CClientId %s\n'
+              '    B2CClientSecret file:%s\n    B2CScope api://%s/.default\n</B2CClient>'
+              % (i.token_url('v2'), idpmod.CLIENT_ID, secret, AUD))
+    h.server_extra = 'LoadModule b2c_client_module %s\n%s' % (
+        os.path.join(MODDIR, 'mod_b2c_client.so'), client)
+    loc = lambda path, *lines: h.add_raw('<Location %s>\n    %s\n</Location>'
+                                         % (path, '\n    '.join(lines)))
+    tok = 'B2CClientToken backend'
+    loc('/oops/', 'ProxyPass %s/oops/' % rec)
+    loc('/e1/', 'ProxyPass %s/' % dead, tok, 'ErrorDocument 503 /oops/e1')
+    loc('/e2/', 'ProxyPass %s/notfound/' % rec, tok, 'ProxyErrorOverride On',
+        'ErrorDocument 404 /oops/e2')
+    h.add_raw('RewriteEngine On\nRewriteRule ^/rwerr/(.*)$ %s/rwerr/$1 [P]' % rec)
+    loc('/e3/', 'ProxyPass %s/' % dead, tok, 'ErrorDocument 503 /rwerr/e3')
+    loc('/shx/', 'SetHandler "proxy:%s"' % rec)
+    loc('/e4/', 'ProxyPass %s/' % dead, tok, 'ErrorDocument 503 /shx/')
+    h.add_location('conf', 'rdir', ['RewriteEngine On', 'RewriteRule ^x$ /oops/e6'])
+    loc('/e6/', 'ProxyPass %s/' % dead, tok, 'ErrorDocument 503 /conf/rdir/x')
+    loc('/e7/', 'ProxyPass %s/' % dead, tok, 'B2CClientTokenHeader X-Backend-Auth',
+        'ErrorDocument 503 /oops/e7')
+    loc('/ssi/', 'ProxyPass %s/ssi/' % rec, tok, 'Options +Includes',
+        'SetOutputFilter INCLUDES')
+    # controls: a redirect into a location naming the client gets the token there
+    loc('/same/', 'ProxyPass %s/same/' % rec, tok)
+    loc('/e8/', 'ProxyPass %s/' % dead, tok, 'ErrorDocument 503 /same/e8')
+    # finding 3: B2CClientToken at virtual-host level; customers' .htaccess proxy rules
+    h.vport = free_port()
+    h.add_raw('<Directory "%s/htdocs/hta">\n    AllowOverride AuthConfig FileInfo\n'
+              '</Directory>' % h.root)
+    h.add_raw('Listen 127.0.0.1:{p}\n<VirtualHost 127.0.0.1:{p}>\n    DocumentRoot "{r}/htdocs"\n'
+              '    B2CClientToken backend\n    ProxyPass /vapi/ {rec}/vapi/\n'
+              '    RewriteEngine On\n    RewriteRule ^/vrw/(.*)$ {rec}/vrw/$1 [P]\n'
+              '</VirtualHost>'.format(p=h.vport, r=h.root, rec=rec))
+    for name, (lines, _, _) in I11_HTACCESS_P.items():
+        h.add_location('htaccess', name, [l.format(rec=rec) for l in lines])
+    h.start()
+    yield h
+    h.stop()
+    assert_no_tokens_in(h.error_log(), MINTED, 'i11 gateway error log')
+
+
+def test_i11_case_count():
+    n = (len(I11_LEAKS) + 1 + len(I11_HTACCESS_P) + 2 + len(I11_ROLE_TWINS) + len(I11_REDIRECTS)
+         + len(I11_BREAKS) + len(I11_BOUNDS) + len(I11_TIMES) + len(I11_MODES))
+    assert n >= 40, n
+
+
+@pytest.mark.parametrize('name', sorted(I11_LEAKS))
+def test_i11_gateway_token_does_not_follow_redirects(i11_gw, i11_rec, name):
+    path, reached = I11_LEAKS[name]
+    before = len(i11_seen(i11_rec, reached))
+    r = i11_gw.get(path)
+    assert r.status < 600, r
+    seen = i11_seen(i11_rec, reached)[before:]
+    assert seen, 'the redirected request never reached the backend (%s): %r' % (reached, r)
+    for headers in seen:
+        assert not i11_auth_values(headers), 'gateway token leaked to %s' % reached
+        assert not [v for k, v in headers if k.lower() == 'x-backend-auth'], headers
+
+
+def test_i11_redirect_into_location_naming_client_gets_token(i11_gw, i11_rec):
+    before = len(i11_seen(i11_rec, '/same/e8'))
+    i11_gw.get('/e8/x')
+    seen = i11_seen(i11_rec, '/same/e8')[before:]
+    assert seen and [v for v in i11_auth_values(seen[0]) if v.startswith('Bearer ')], seen
+
+
+@pytest.mark.parametrize('name', sorted(I11_HTACCESS_P))
+def test_i11_htaccess_chosen_proxy_target_gets_no_token(i11_gw, i11_rec, name):
+    _, sub, prefix = I11_HTACCESS_P[name]
+    before = len(i11_seen(i11_rec, prefix))
+    r = http_request(i11_gw.vport, '/hta/%s/%s' % (name, sub))
+    seen = i11_seen(i11_rec, prefix)[before:]
+    assert r.status == 200 and seen, (r, prefix)
+    assert not i11_auth_values(seen[-1]), 'gateway token sent to a .htaccess proxy target'
+
+
+@pytest.mark.parametrize('path,prefix', [('/vapi/ok', '/vapi/ok'), ('/vrw/ok', '/vrw/ok')],
+                         ids=['vhost_proxypass_control', 'vhost_server_rewrite_control'])
+def test_i11_vhost_level_client_still_reaches_its_backends(i11_gw, i11_rec, path, prefix):
+    before = len(i11_seen(i11_rec, prefix))
+    r = http_request(i11_gw.vport, path)
+    seen = i11_seen(i11_rec, prefix)[before:]
+    assert r.status == 200 and seen, r
+    vals = i11_auth_values(seen[-1])
+    assert len(vals) == 1 and vals[0].startswith('Bearer ') and vals[0][7:] in MINTED, vals
+
+
+# ---- API side: findings 5, 7, 9 and the claim hardening of 10
+
+I11_REDIRECTS = {
+    # name: (path, expect claims in the env of the CGI that answers)
+    'errordocument_into_other_audience_open': ('/conf/a/missing', False),
+    'rewrite_into_other_audience_open': ('/conf/rw/go', False),
+    'include_virtual_into_other_audience_open': ('/conf/inc/page.shtml', False),
+    'rewrite_within_same_directory_control': ('/conf/rwsame/go', True),
+}
+
+
+@pytest.fixture(scope='module')
+def i11_api(shared_idp, workdir, echo_backend):
+    i = shared_idp
+    h = I11Httpd(workdir, 'i11-api', server_extra='B2CAuthMetadataAllow %s/' % i.base)
+    r = 'Require role %s' % ROLE
+    other = ['AuthType Bearer', 'B2CAuthMetadataURL %s' % i.metadata_url(),
+             'B2CAuthAudience some-other-api', 'Require all granted', 'CGIPassAuth On']
+    h.add_location('conf', 'b', other)
+    h.add_location('conf', 'a', base_rules(i) + [r, 'ErrorDocument 404 /conf/b/env.cgi'])
+    h.add_location('conf', 'rw', base_rules(i) + [r, 'RewriteEngine On',
+                                                 'RewriteRule ^go$ /conf/b/env.cgi'])
+    h.add_location('conf', 'rwsame', base_rules(i) + [r, 'RewriteEngine On',
+                                                     'RewriteRule ^go$ env.cgi'])
+    h.add_location('conf', 'inc', base_rules(i) + [r, 'Options +Includes',
+                                                  'AddOutputFilter INCLUDES .shtml'])
+    h.add_location('conf', 'env', base_rules(i) + [r])
+    h.add_location('conf', 'hdr', base_rules(i) + [r, 'B2CAuthClaimsHeaders On',
+                                                  'ErrorDocument 404 /plainproxy/x'])
+    h.add_raw('<Location /plainproxy/>\n    ProxyPass http://127.0.0.1:%d/plain/\n</Location>'
+              % echo_backend)
+    h.add_raw('<Location /pxh/>\n    ProxyPass http://127.0.0.1:%d/pxh/\n    %s\n'
+              '    B2CAuthClaimsHeaders On\n</Location>'
+              % (echo_backend, '\n    '.join(base_rules(i) + [r])))
+    h.write()
+    with open(os.path.join(h.root, 'htdocs', 'conf', 'inc', 'page.shtml'), 'w') as f:
+        f.write('<!--#include virtual="/conf/b/env.cgi" -->\n')
+    h.start()
+    yield h
+    h.stop()
+    assert_no_tokens_in(h.error_log(), MINTED, 'i11 api error log')
+
+
+def i11_claim_env(env):
+    return {k: v for k, v in env.items() if 'B2C_CLAIM_' in k}
+
+
+@pytest.mark.parametrize('name', sorted(I11_REDIRECTS))
+def test_i11_claims_do_not_follow_redirect_into_other_config(i11_api, shared_idp, name):
+    path, inherit = I11_REDIRECTS[name]
+    tok = shared_idp.mint(claims={'name': 'i11-user'})
+    r = i11_api.get(path, tok)
+    env = r.env()
+    assert 'PATH' in env or 'GATEWAY_INTERFACE' in env, r
+    got = i11_claim_env(env)
+    if inherit:
+        assert env.get('B2C_CLAIM_name') == 'i11-user' and env.get('REMOTE_USER'), env
+    else:
+        assert not got, 'claims of another location exported: %r' % sorted(got)
+        if 'include' not in name:        # mod_include copies its page's own variables
+            assert env.get('REMOTE_USER', '') == '', env
+
+
+def test_i11_claim_headers_do_not_follow_redirect_to_plain_proxy(i11_api, shared_idp):
+    tok = shared_idp.mint(claims={'name': 'i11-user'})
+    r = i11_api.get('/conf/hdr/missing', tok)
+    d = json.loads(r.body)
+    assert d['path'].startswith('/plain/'), d
+    claims = [k for k, v in d['headers'] if k.lower().startswith('x-b2c-claim')]
+    assert not claims, claims
+
+
+@pytest.mark.parametrize('name', sorted(I11_ROLE_TWINS))
+def test_i11_case_twin_claims_do_not_override_roles(i11_api, shared_idp, name):
+    extra = dict(I11_ROLE_TWINS[name])
+    tok = shared_idp.mint(claims=extra)
+    env = i11_api.get('/conf/env/env.cgi', tok).env()
+    assert env.get('B2C_CLAIM_roles') == ROLE, i11_claim_env(env)
+    assert len([k for k in env if k.lower() == 'b2c_claim_roles']) == 1, i11_claim_env(env)
+    d = json.loads(i11_api.get('/pxh/x', tok).body)
+    vals = [v for k, v in d['headers'] if k.lower() == 'x-b2c-claim-roles']
+    assert vals == [ROLE], d['headers']
+
+
+I11_BREAKS = {
+    'nel_u0085': '\u0085',
+    'line_separator_u2028': '\u2028',
+    'paragraph_separator_u2029': '\u2029',
+    'nel_then_crlf': '\u0085\r\n',
+    'u2028_in_array_claim': None,
+}
+
+
+@pytest.mark.parametrize('name', sorted(I11_BREAKS))
+def test_i11_unicode_line_breaks_neutralised(i11_api, shared_idp, name):
+    brk = I11_BREAKS[name]
+    if brk is None:
+        claims = {'name': ['ok', 'a\u2028X-I11-Injected: 1']}
+    else:
+        claims = {'name': 'a%sX-I11-Injected: 1' % brk}
+    tok = shared_idp.mint(claims=claims)
+    d = json.loads(i11_api.get('/pxh/x', tok).body)
+    names = [k.lower() for k, v in d['headers']]
+    assert 'x-i11-injected' not in names, d['headers']
+    vals = [v for k, v in d['headers'] if k.lower() == 'x-b2c-claim-name']
+    assert len(vals) == 1 and 'X-I11-Injected: 1' in vals[0], d['headers']
+    # the backend's (Python's) header parser decoded the bytes as latin-1
+    for ch in ('\x85', '\xe2\x80\xa8', '\xe2\x80\xa9', '\u2028', '\u2029', '\r', '\n'):
+        assert ch not in vals[0], repr(vals[0])
+    env = i11_api.get('/conf/env/env.cgi', tok).env()
+    assert 'X-I11-Injected: 1' in env.get('B2C_CLAIM_name', ''), env
+
+
+I11_BOUNDS = {
+    # name: (number of extra claims, size of each value)
+    'claims_150_small': (150, 1),
+    'claims_99_small': (99, 1),
+    'claims_40_of_100_bytes': (40, 100),
+    'one_claim_4500_bytes': (1, 4500),
+}
+
+
+@pytest.mark.parametrize('name', sorted(I11_BOUNDS))
+def test_i11_claim_headers_bounded(i11_api, shared_idp, name):
+    n, size = I11_BOUNDS[name]
+    tok = shared_idp.mint(claims={'c%03d' % k: 'v' * size for k in range(n)})
+    mark = i11_api.log_mark()
+    r = i11_api.get('/pxh/x', tok)
+    assert r.status == 200, r            # a backend refuses > 100 fields (431) or 8 KB fields
+    d = json.loads(r.body)
+    hdrs = [(k, v) for k, v in d['headers'] if k.lower().startswith('x-b2c-claim-')]
+    assert len(hdrs) <= 50 and sum(len(k) + len(v) + 2 for k, v in hdrs) <= 32768, len(hdrs)
+    assert all(len(k) + len(v) + 2 <= 4096 for k, v in hdrs)
+    assert [v for k, v in hdrs if k.lower() == 'x-b2c-claim-roles'] == [ROLE]
+    log = i11_api.log_since(mark)
+    total = len(shared_idp.verify_token(tok))
+    assert ('B2C01109' in log) == (total > 50 or size > 4000), log[-2000:]
+    env = i11_api.get('/conf/env/env.cgi', tok).env()
+    assert len([k for k in env if k.startswith('B2C_CLAIM_c')]) == n   # env is not cut
+
+
+I11_TIMES = {
+    # name: (claims over the defaults, expect)
+    'exp_2_53_shared_cache': ({'exp': 2 ** 53}, 'ok'),
+    'exp_2_53_minus_1': ({'exp': 2 ** 53 - 1}, 'ok'),
+    'exp_year_10000': ({'exp': 253402300800}, 'ok'),
+    'exp_2_40': ({'exp': 2 ** 40}, 'ok'),
+    'nbf_minus_2_53': ({'nbf': -2 ** 53}, 'ok'),
+    'iat_beyond_skew': ({'iat': int(time.time()) + 3600}, 'invalid_token'),
+    'iat_2_53': ({'iat': 2 ** 53}, 'invalid_token'),
+    'iat_401s_ahead': ({'iat': int(time.time()) + 401}, 'invalid_token'),
+    'iat_within_skew_control': ({'iat': int(time.time()) + 120}, 'ok'),
+    'iat_minus_2_53_control': ({'iat': -2 ** 53}, 'ok'),
+}
+
+
+@pytest.mark.parametrize('name', sorted(I11_TIMES))
+def test_i11_times(i11_api, shared_idp, name):
+    claims, expect = I11_TIMES[name]
+    tok = shared_idp.mint(claims=dict(claims))
+    for _ in range(2):                   # validated and shared, then from the caches
+        try:
+            r = i11_api.get('/conf/env/testdata', tok)
+        except (ConnectionError, http.client.HTTPException) as e:
+            pytest.fail('no answer (a UBSan build aborts the child on overflow): %r' % e)
+        if expect == 'ok':
+            assert r.status == 200 and r.body == 'Operation authorized', r
+        else:
+            assert r.status == 401 and 'invalid_token' in r.www_authenticate[0], r
+    assert i11_api.alive()
+
+
+# ---- finding 10: secret files readable by every user get a startup warning
+
+I11_MODES = {'mode_0644_warns': (0o644, True), 'mode_0604_warns': (0o604, True),
+             'mode_0640_quiet': (0o640, False), 'mode_0600_quiet': (0o600, False)}
+
+
+@pytest.mark.parametrize('name', sorted(I11_MODES))
+def test_i11_world_readable_secret_file_warns(shared_idp, workdir, name):
+    mode, warns = I11_MODES[name]
+    h = Httpd(workdir, 'i11-mode-' + name, load_b2c=False, loglevel='warn')
+    os.makedirs(h.root, exist_ok=True)
+    path = os.path.join(h.root, 'client.secret')
+    with open(path, 'w') as f:
+        f.write('not-the-real-secret-%s\n' % name)
+    os.chmod(path, mode)
+    h.server_extra = ('LoadModule b2c_client_module %s\n<B2CClient c>\n    B2CTokenEndpoint %s\n'
+                      '    B2CClientId %s\n    B2CClientSecret file:%s\n    B2CScope s\n'
+                      '</B2CClient>' % (os.path.join(MODDIR, 'mod_b2c_client.so'),
+                                        shared_idp.token_url('v2'), idpmod.CLIENT_ID, path))
+    rc, out = h.check()
+    assert rc == 0, out
+    assert ('B2C02009' in out) == warns, out
+    assert 'not-the-real-secret' not in out

@@ -1,5 +1,7 @@
 /* Unit tests: claim helpers for authorization and export (b2c_claims). */
 #include "unit.h"
+
+#include <strings.h>
 #include "b2c_claims.h"
 
 #include <string.h>
@@ -170,6 +172,72 @@ START_TEST(render_exports)
 }
 END_TEST
 
+/* issue 11, finding 10: Unicode line breaks are neutralised like CR/LF */
+START_TEST(claim_text_unicode_line_breaks)
+{
+    json_t *d = json_pack("{s:s,s:s,s:s,s:s,s:[s,s]}", "nel", "a\xc2\x85" "b",
+                          "ls", "a\xe2\x80\xa8" "b", "ps", "a\xe2\x80\xa9" "b",
+                          "ok", "\xc3\xa9t\xc3\xa9 \xe2\x80\xa6", "arr",
+                          "x\xe2\x80\xa8y", "\xc2\x85");
+
+    ck_assert_str_eq(b2c_claim_text(ut_pool, d, "nel"), "a  b");
+    ck_assert_str_eq(b2c_claim_text(ut_pool, d, "ls"), "a   b");
+    ck_assert_str_eq(b2c_claim_text(ut_pool, d, "ps"), "a   b");
+    /* other non-ASCII text is left alone (U+2026 shares E2 80) */
+    ck_assert_str_eq(b2c_claim_text(ut_pool, d, "ok"), "\xc3\xa9t\xc3\xa9 \xe2\x80\xa6");
+    ck_assert_str_eq(b2c_claim_text(ut_pool, d, "arr"), "x   y,  ");
+    json_decref(d);
+}
+END_TEST
+
+static const char *export_of(const b2c_claim_export_t *x, int n, const char *env)
+{
+    int i, found = 0;
+    const char *text = NULL;
+
+    for (i = 0; i < n; i++)
+        if (!strcasecmp(x[i].env, env)) {
+            found++;
+            text = x[i].text;
+        }
+    ck_assert_int_le(found, 1);
+    return text;
+}
+
+/* issue 11, finding 7: names differing only by case leave one export, the
+ * value Require read */
+START_TEST(render_exports_case_insensitive)
+{
+    static const char *const docs[] = {
+        "{\"roles\":[\"access:test-api\"],\"ROLES\":\"admin\"}",
+        "{\"ROLES\":\"admin\",\"roles\":[\"access:test-api\"]}",
+        "{\"Roles\":\"admin\",\"roles\":[\"access:test-api\"],\"rOLES\":\"x\"}",
+        "{\"roles\":[\"access:test-api\"],\"ro-les\":\"y\",\"ROLES\":\"admin\"}",
+    };
+    b2c_claim_export_t *x;
+    size_t k;
+    int n;
+
+    for (k = 0; k < sizeof(docs) / sizeof(docs[0]); k++) {
+        json_t *d = json_loads(docs[k], 0, NULL);
+        ck_assert_ptr_nonnull(d);
+        n = b2c_claims_render_exports(ut_pool, d, "B2C_CLAIM_", &x);
+        ck_assert_str_eq(export_of(x, n, "B2C_CLAIM_roles"), "access:test-api");
+        ck_assert(b2c_claims_has_role(d, "access:test-api"));
+        ck_assert(!b2c_claims_has_role(d, "admin"));
+        json_decref(d);
+    }
+    {
+        /* neither plain: the later wins, still once */
+        json_t *d = json_loads("{\"Sub-X\":\"1\",\"SUB_x\":\"2\"}", 0, NULL);
+        n = b2c_claims_render_exports(ut_pool, d, "B2C_CLAIM_", &x);
+        ck_assert_int_eq(n, 1);
+        ck_assert_str_eq(export_of(x, n, "B2C_CLAIM_sub_x"), "2");
+        json_decref(d);
+    }
+}
+END_TEST
+
 Suite *claims_suite(void)
 {
     Suite *s = suite_create("claims");
@@ -183,6 +251,8 @@ Suite *claims_suite(void)
     tcase_add_test(t, claim_text_control_chars);
     tcase_add_test(t, env_names);
     tcase_add_test(t, render_exports);
+    tcase_add_test(t, claim_text_unicode_line_breaks);
+    tcase_add_test(t, render_exports_case_insensitive);
     suite_add_tcase(s, t);
     return s;
 }

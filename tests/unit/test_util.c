@@ -1,8 +1,12 @@
 /* Unit tests: strict base64url (b2c_util) and hostile-input JSON (b2c_json). */
 #include "unit.h"
+#include "b2c_cache_entry.h"
+#include "b2c_http.h"
 #include "b2c_json.h"
 #include "b2c_util.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -238,6 +242,98 @@ START_TEST(json_deep_nesting_does_not_crash)
 }
 END_TEST
 
+/* issue 11, finding 5: every number in a cache entry is a time or duration
+ * in seconds; beyond year 9999 it is refused, so callers can turn it into
+ * microseconds and add two of them without overflow */
+START_TEST(cache_times_bounded)
+{
+    long long v = 7;
+    char buf[32];
+
+    ck_assert(b2c_cache_parse_int("1700000000", &v) && v == 1700000000LL);
+    ck_assert(b2c_cache_parse_int("-5", &v) && v == -5);
+    snprintf(buf, sizeof(buf), "%lld", B2C_TIME_MAX);
+    ck_assert(b2c_cache_parse_int(buf, &v) && v == B2C_TIME_MAX);
+    v = 7;
+    snprintf(buf, sizeof(buf), "%lld", B2C_TIME_MAX + 1);
+    ck_assert(!b2c_cache_parse_int(buf, &v) && v == 7);
+    snprintf(buf, sizeof(buf), "-%lld", B2C_TIME_MAX + 1);
+    ck_assert(!b2c_cache_parse_int(buf, &v));
+    ck_assert(!b2c_cache_parse_int("4611686018427387904", &v));  /* 2^62 */
+    ck_assert(!b2c_cache_parse_int("9007199254740992", &v));     /* 2^53 */
+    ck_assert(!b2c_cache_parse_int("9223372036854775807", &v));
+    ck_assert(B2C_TIME_MAX * 1000000 * 2 / 2 / 1000000 == B2C_TIME_MAX);
+}
+END_TEST
+
+static int internal(const char *text)
+{
+    struct sockaddr_in v4;
+    struct sockaddr_in6 v6;
+
+    memset(&v4, 0, sizeof(v4));
+    memset(&v6, 0, sizeof(v6));
+    if (inet_pton(AF_INET, text, &v4.sin_addr) == 1) {
+        v4.sin_family = AF_INET;
+        return b2c_http_address_is_internal((struct sockaddr *)&v4);
+    }
+    ck_assert_int_eq(inet_pton(AF_INET6, text, &v6.sin6_addr), 1);
+    v6.sin6_family = AF_INET6;
+    return b2c_http_address_is_internal((struct sockaddr *)&v6);
+}
+
+/* issue 11, finding 10: what a fetch named in .htaccess may not reach */
+START_TEST(http_internal_addresses)
+{
+    static const char *const inside[] = {
+        "127.0.0.1", "127.1.2.3", "10.0.0.1", "172.16.0.1", "172.31.255.255",
+        "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0", "224.0.0.1",
+        "255.255.255.255", "::1", "::", "fe80::1", "fc00::1", "fd12:3456::1",
+        "ff02::1", "::ffff:127.0.0.1", "::ffff:10.1.2.3", "::ffff:169.254.169.254",
+    };
+    static const char *const outside[] = {
+        "20.190.151.7", "40.126.1.1", "8.8.8.8", "172.15.255.255", "172.32.0.1",
+        "192.169.0.1", "100.128.0.1", "169.253.1.1", "2603:1026::1",
+        "::ffff:20.190.151.7", "2001:db8::1",
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(inside) / sizeof(inside[0]); i++)
+        ck_assert_msg(internal(inside[i]), "%s", inside[i]);
+    for (i = 0; i < sizeof(outside) / sizeof(outside[0]); i++)
+        ck_assert_msg(!internal(outside[i]), "%s", outside[i]);
+}
+END_TEST
+
+/* The guard acts on the address DNS gave: "localhost" is refused like
+ * 127.0.0.1; a numeric address the allow-list names is let through (here
+ * to a closed port: a connection error, not a refusal). */
+START_TEST(http_refuses_internal_after_resolution)
+{
+    b2c_http_options_t o = { 2000, 2000, 4096, NULL, 1, NULL };
+    apr_array_header_t *allow = apr_array_make(ut_pool, 1, sizeof(const char *));
+    b2c_http_response_t resp;
+    const char *err;
+
+    ck_assert_int_eq(b2c_http_global_init(), APR_SUCCESS);
+    ck_assert_int_eq(b2c_http_get(ut_pool, "http://127.0.0.1:1/x", &o, &resp, &err),
+                     APR_EACCES);
+    ck_assert_ptr_nonnull(strstr(err, "internal address"));
+    ck_assert_int_eq(b2c_http_get(ut_pool, "http://localhost:1/x", &o, &resp, &err),
+                     APR_EACCES);
+    ck_assert_int_eq(b2c_http_get(ut_pool, "http://[::1]:1/x", &o, &resp, &err),
+                     APR_EACCES);
+    APR_ARRAY_PUSH(allow, const char *) = "127.0.0.1";
+    o.allowed_addrs = allow;
+    ck_assert_int_ne(b2c_http_get(ut_pool, "http://127.0.0.1:1/x", &o, &resp, &err),
+                     APR_EACCES);
+    o.refuse_internal = 0;
+    o.allowed_addrs = NULL;
+    ck_assert_int_ne(b2c_http_get(ut_pool, "http://127.0.0.1:1/x", &o, &resp, &err),
+                     APR_EACCES);
+}
+END_TEST
+
 Suite *util_suite(void)
 {
     Suite *s = suite_create("util");
@@ -253,6 +349,9 @@ Suite *util_suite(void)
     tcase_add_test(b64, b64_rejects_embedded_nul);
     tcase_add_test(b64, b64_round_trip_all_lengths);
     tcase_add_test(b64, sha256_vector);
+    tcase_add_test(b64, cache_times_bounded);
+    tcase_add_test(b64, http_internal_addresses);
+    tcase_add_test(b64, http_refuses_internal_after_resolution);
     suite_add_tcase(s, b64);
 
     tcase_add_checked_fixture(json, ut_setup, ut_teardown);

@@ -540,6 +540,71 @@ START_TEST(status_names)
 }
 END_TEST
 
+/* issue 11, finding 10: an iat beyond the clock skew in the future */
+START_TEST(iat_in_future_refused)
+{
+    ck_status(RS(claims_with("iat", json_integer(UT_NOW + 301))), B2C_VERDICT_NOT_YET_VALID);
+    ck_assert_str_eq(res.reason, "token issued in the future (iat)");
+    ck_status(RS(claims_with("iat", json_integer(UT_NOW + 300))), B2C_VERDICT_VALID);
+    ck_status(RS(claims_with("iat", json_integer(UT_NOW + 86400 * 365))),
+              B2C_VERDICT_NOT_YET_VALID);
+    ck_status(RS(claims_with("iat", json_integer(9007199254740992LL))),
+              B2C_VERDICT_NOT_YET_VALID);
+    params.clock_skew = 0;
+    ck_status(RS(claims_with("iat", json_integer(UT_NOW + 1))), B2C_VERDICT_NOT_YET_VALID);
+    ck_status(RS(claims_with("iat", json_integer(UT_NOW))), B2C_VERDICT_VALID);
+}
+END_TEST
+
+/* issue 11, finding 5: times are clamped before any arithmetic, so exp
+ * 2^53 yields an exp a caller can turn into microseconds and add to */
+START_TEST(huge_times_clamped)
+{
+    ck_status(RS(claims_with("exp", json_integer(9007199254740992LL))), B2C_VERDICT_VALID);
+    ck_assert(res.exp == B2C_TIME_MAX);
+    ck_assert(res.exp * 1000000 / 1000000 == B2C_TIME_MAX);
+    ck_status(RS(claims_with("exp", json_integer(B2C_TIME_MAX + 1))), B2C_VERDICT_VALID);
+    ck_assert(res.exp == B2C_TIME_MAX);
+    ck_status(RS(claims_with("exp", json_integer(B2C_TIME_MAX))), B2C_VERDICT_VALID);
+    ck_assert(res.exp == B2C_TIME_MAX);
+    ck_status(RS(claims_with("nbf", json_integer(-9007199254740992LL))), B2C_VERDICT_VALID);
+    ck_status(RS(claims_with("exp", json_integer(-9007199254740992LL))), B2C_VERDICT_EXPIRED);
+    ck_status(RS(claims_with("nbf", json_integer(9007199254740992LL))),
+              B2C_VERDICT_NOT_YET_VALID);
+    params.now = LLONG_MAX; /* a caller's absurd clock is clamped too */
+    ck_status(RS(claims()), B2C_VERDICT_EXPIRED);
+    ck_assert(b2c_time_clamp(LLONG_MIN) == -B2C_TIME_MAX);
+    ck_assert(b2c_time_clamp(0) == 0);
+}
+END_TEST
+
+/* issue 11, finding 10: a JWKS listing one kid twice; each key is tried */
+START_TEST(duplicate_kids_each_tried)
+{
+    jwks = tk_jwks(ut_pool, tk_jwk(tk_rsa2048_other, "dup", NULL, "sig", NULL),
+                   tk_jwk(tk_rsa2048, "dup", NULL, "sig", NULL), NULL);
+    ck_status(check(tk_rsa2048, "RS256", hdr("RS256", "dup"), claims()), B2C_VERDICT_VALID);
+    ck_status(check(tk_rsa2048_other, "RS256", hdr("RS256", "dup"), claims()),
+              B2C_VERDICT_VALID);
+    ck_status(check(tk_rsa1024, "RS256", hdr("RS256", "dup"), claims()),
+              B2C_VERDICT_BAD_SIGNATURE);
+    /* a first key that may not sign does not hide the second */
+    jwks = tk_jwks(ut_pool, tk_jwk(tk_rsa2048, "dup", NULL, "enc", NULL),
+                   tk_jwk(tk_rsa2048, "dup", "PS256", "sig", NULL),
+                   tk_jwk(tk_rsa2048, "dup", NULL, "sig", NULL), NULL);
+    ck_status(check(tk_rsa2048, "RS256", hdr("RS256", "dup"), claims()), B2C_VERDICT_VALID);
+    jwks = tk_jwks(ut_pool, tk_jwk(tk_rsa2048, "dup", NULL, "enc", NULL),
+                   tk_jwk(tk_rsa2048, "dup", "PS256", "sig", NULL), NULL);
+    ck_status(check(tk_rsa2048, "RS256", hdr("RS256", "dup"), claims()),
+              B2C_VERDICT_BAD_SIGNATURE);
+    /* two keys and no kid: still nothing to pick */
+    jwks = tk_jwks(ut_pool, tk_jwk(tk_rsa2048_other, "dup", NULL, "sig", NULL),
+                   tk_jwk(tk_rsa2048, "dup", NULL, "sig", NULL), NULL);
+    ck_status(check(tk_rsa2048, "RS256", hdr("RS256", NULL), claims()),
+              B2C_VERDICT_UNKNOWN_KID);
+}
+END_TEST
+
 Suite *validate_suite(void)
 {
     Suite *s = suite_create("validate");
@@ -568,6 +633,9 @@ Suite *validate_suite(void)
     tcase_add_test(t, check_order);
     tcase_add_test(t, malformed_tokens);
     tcase_add_test(t, status_names);
+    tcase_add_test(t, iat_in_future_refused);
+    tcase_add_test(t, huge_times_clamped);
+    tcase_add_test(t, duplicate_kids_each_tried);
     suite_add_tcase(s, t);
     return s;
 }
