@@ -333,36 +333,62 @@ static int adopt_shared(b2c_key_store_t *store, entry_t *e, server_rec *s,
     return 0;
 }
 
-static int lease_present(b2c_key_store_t *store, const entry_t *e,
-                         server_rec *s, apr_pool_t *p)
+/* One refresh of an entry, as the single-flight protocol sees it. */
+typedef struct {
+    b2c_key_store_t *store;
+    entry_t *e;
+    server_rec *s;
+    int need_fresh;           /* a scheduled refresh: see refresh_entry */
+    generation_t *g;          /* what the fetch got */
+    const char *err;
+    apr_time_t fetched;
+    b2c_shared_cache_seam_t seam;
+    b2c_lease_t lease;
+} flight_t;
+
+static int flight_adopt(void *baton, apr_pool_t *p, int waiting)
 {
-    char *buf;
-    size_t len;
-    return b2c_shared_cache_get(store->cache, s, cache_key(p, "lease", e), 64,
-                                p, &buf, &len) == APR_SUCCESS;
+    flight_t *f = baton;
+    /* a holder's result is taken whatever its age */
+    return adopt_shared(f->store, f->e, f->s, p, f->need_fresh && !waiting);
 }
 
-/* Another server of the fleet holds the lease: wait (bounded) for what it
- * publishes. */
-static int wait_for_lease_holder(b2c_key_store_t *store, entry_t *e,
-                                 server_rec *s, apr_pool_t *p)
+static apr_status_t flight_fetch(void *baton, apr_pool_t *p)
 {
-    apr_time_t until = apr_time_now()
-                       + apr_time_from_msec(e->opts.fetch_timeout_ms) * 2;
-    char *buf;
-    size_t len;
+    flight_t *f = baton;
+    const char *issuer = NULL, *jwks = NULL;
+    size_t jwks_len = 0;
+    apr_status_t rv;
 
-    while (apr_time_now() < until) {
-        if (adopt_shared(store, e, s, p, 0))
-            return 1;
-        /* The holder publishes before it drops the lease: once the lease
-         * is gone, one more look finds its result if it had one. */
-        if (b2c_shared_cache_get(store->cache, s, cache_key(p, "lease", e), 64,
-                                 p, &buf, &len) != APR_SUCCESS)
-            return adopt_shared(store, e, s, p, 0);
-        apr_sleep(LEASE_POLL);
-    }
-    return 0;
+    rv = fetch_documents(f->e, p, &issuer, &jwks, &jwks_len, &f->err);
+    f->fetched = apr_time_now();
+    if (rv == APR_SUCCESS
+        && (rv = build_generation(issuer, jwks, jwks_len, f->fetched, &f->g,
+                                  &f->err, p)) == APR_SUCCESS)
+        publish(f->store, f->e, f->s, p, issuer, jwks, f->fetched);
+    return rv;
+}
+
+/* The flight for e: whoever holds the lease fetches and publishes, the
+ * others wait (bounded, twice the fetch timeout) for that. */
+static void flight_init(flight_t *f, b2c_key_store_t *store, entry_t *e,
+                        server_rec *s, apr_pool_t *p, int need_fresh)
+{
+    apr_interval_time_t timeout = apr_time_from_msec(e->opts.fetch_timeout_ms);
+
+    memset(f, 0, sizeof(*f));
+    f->store = store;
+    f->e = e;
+    f->s = s;
+    f->need_fresh = need_fresh;
+    f->lease.cache = b2c_shared_cache_seam(&f->seam, store->cache, s);
+    f->lease.lease_key = cache_key(p, "lease", e);
+    f->lease.lease_ttl = timeout * 2;
+    f->lease.wait_max = timeout * 2;
+    f->lease.poll = LEASE_POLL;
+    f->lease.adopt = flight_adopt;
+    f->lease.work = flight_fetch;
+    f->lease.baton = f;
 }
 
 /* Fetch (or adopt) a new generation for e. The caller holds e->fetch_lock,
@@ -371,42 +397,19 @@ static int wait_for_lease_holder(b2c_key_store_t *store, entry_t *e,
 static apr_status_t refresh_entry(b2c_key_store_t *store, entry_t *e,
                                   server_rec *s, apr_pool_t *p, int need_fresh)
 {
-    const char *issuer = NULL, *jwks = NULL, *err = NULL;
-    size_t jwks_len = 0;
-    generation_t *g = NULL;
+    flight_t f;
     apr_status_t rv;
     apr_time_t now;
     int log_now;
 
-    if (adopt_shared(store, e, s, p, need_fresh))
+    /* One fetch per URL in the machine and the fleet; the others adopt. */
+    flight_init(&f, store, e, s, p, need_fresh);
+    rv = b2c_lease_run(&f.lease, p);
+    if (rv == APR_SUCCESS && f.g)
+        install(store, e, f.g, s, "fetched");
+    if (rv == APR_SUCCESS)
         return APR_SUCCESS;
-    /* One fetch per URL: whoever holds the lease fetches and publishes, the
-     * others wait (bounded) for that, and fetch themselves only if the
-     * holder vanished without a result. */
-    if (!b2c_shared_cache_take_lease(
-            store->cache, s, cache_key(p, "lease", e),
-            apr_time_now() + apr_time_from_msec(e->opts.fetch_timeout_ms) * 2,
-            p)) {
-        if (wait_for_lease_holder(store, e, s, p))
-            return APR_SUCCESS;
-    }
-    else if (adopt_shared(store, e, s, p, need_fresh)) {
-        /* won the lease just after another holder published and left */
-        b2c_shared_cache_remove(store->cache, s, cache_key(p, "lease", e), p);
-        return APR_SUCCESS;
-    }
-    rv = fetch_documents(e, p, &issuer, &jwks, &jwks_len, &err);
-    now = apr_time_now();
-    if (rv == APR_SUCCESS
-        && (rv = build_generation(issuer, jwks, jwks_len, now, &g, &err, p))
-               == APR_SUCCESS)
-        publish(store, e, s, p, issuer, jwks, now);
-    b2c_shared_cache_remove(store->cache, s, cache_key(p, "lease", e), p);
-
-    if (rv == APR_SUCCESS) {
-        install(store, e, g, s, "fetched");
-        return APR_SUCCESS;
-    }
+    now = f.fetched;
     /* The identity platform is unreachable: keys another process published
      * earlier beat none (a process started during the outage), within the
      * stale period that usable() enforces. */
@@ -421,7 +424,7 @@ static apr_status_t refresh_entry(b2c_key_store_t *store, entry_t *e,
     apr_thread_mutex_unlock(store->lock);
     if (log_now)
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, B2CLOGNO(01002)
-                     "cannot refresh keys from %s: %s%s", e->url, err,
+                     "cannot refresh keys from %s: %s%s", e->url, f.err,
                      usable(e, now) ? " (still using the keys fetched before)"
                                     : " (no usable keys: answering 503)");
     return rv;
@@ -562,9 +565,10 @@ apr_status_t b2c_key_store_refresh(b2c_key_store_t *store, request_rec *r,
             /* Newer keys from another process need no fetch and no quota;
              * a fetch in progress elsewhere (the new key being published
              * right now) is worth its bounded wait. */
+            flight_t f;
+            flight_init(&f, store, e, r->server, r->pool, 0);
             if (adopt_shared(store, e, r->server, r->pool, 0)
-                || (lease_present(store, e, r->server, r->pool)
-                    && wait_for_lease_holder(store, e, r->server, r->pool)))
+                || b2c_lease_join(&f.lease, r->pool))
                 rv = APR_SUCCESS;
             else if (allowed
                      && fleet_kid_refresh_allowed(store, e, r->server, r->pool)
