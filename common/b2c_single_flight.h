@@ -11,8 +11,8 @@
 #include <apr_pools.h>
 #include <apr_time.h>
 
-/* The seam to the shared cache and the clock (httpd glue provides one over
- * ap_socache; tests provide fakes). */
+/* The seam to the shared cache and the clock (httpd_glue/ provides one
+ * over httpd's socache providers; tests provide fakes). */
 typedef struct {
     /* APR_SUCCESS with an entry of at most max bytes, NUL-terminated. */
     apr_status_t (*get)(void *baton, const char *key, size_t max,

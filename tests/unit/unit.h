@@ -29,6 +29,7 @@ Suite *token_client_suite(void);
 Suite *bearer_suite(void);
 Suite *token_cache_suite(void);
 Suite *single_flight_suite(void);
+Suite *key_policy_suite(void);
 
 /* Per-test pool, created by ut_setup and destroyed by ut_teardown (add both
  * with tcase_add_checked_fixture). */
