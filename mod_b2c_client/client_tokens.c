@@ -174,9 +174,6 @@ static void install(client_state_t *cs, const char *token, long long obtained,
     apr_thread_mutex_unlock(cs->lock);
 }
 
-static void fetch_from_endpoint(b2c_client_tokens_t *t, client_state_t *cs,
-                                apr_pool_t *p);
-
 /* A token another process or server obtained, if newer than ours and not
  * yet due for refresh. A corrupted or hostile entry yields nothing. */
 static int adopt_shared(b2c_client_tokens_t *t, client_state_t *cs,
@@ -221,17 +218,26 @@ static void publish(b2c_client_tokens_t *t, client_state_t *cs, apr_pool_t *p,
                              apr_time_from_sec(obtained + lifetime), p);
 }
 
+static void fetch_from_endpoint(b2c_client_tokens_t *t, client_state_t *cs,
+                                apr_pool_t *p);
+
+/* One fetch of a client's token, as the single-flight protocol sees it. */
+typedef struct {
+    b2c_client_tokens_t *t;
+    client_state_t *cs;
+} flight_t;
+
 static int lease_adopt(void *baton, apr_pool_t *p, int waiting)
 {
-    void **tcs = baton;
-    (void)waiting;
-    return adopt_shared(tcs[0], tcs[1], p);
+    flight_t *f = baton;
+    (void)waiting; /* a token is adopted only while not yet due */
+    return adopt_shared(f->t, f->cs, p);
 }
 
 static apr_status_t lease_fetch(void *baton, apr_pool_t *p)
 {
-    void **tcs = baton;
-    fetch_from_endpoint(tcs[0], tcs[1], p);
+    flight_t *f = baton;
+    fetch_from_endpoint(f->t, f->cs, p);
     return APR_SUCCESS;
 }
 
@@ -243,7 +249,7 @@ static apr_status_t lease_fetch(void *baton, apr_pool_t *p)
 static void fetch(b2c_client_tokens_t *t, client_state_t *cs, apr_pool_t *p)
 {
     b2c_shared_cache_seam_t seam;
-    void *tcs[2] = { t, cs };
+    flight_t f = { t, cs };
     b2c_lease_t lease;
 
     lease.cache = b2c_shared_cache_seam(&seam, t->cache, t->s);
@@ -253,7 +259,7 @@ static void fetch(b2c_client_tokens_t *t, client_state_t *cs, apr_pool_t *p)
     lease.poll = apr_time_from_msec(50);
     lease.adopt = lease_adopt;
     lease.work = lease_fetch;
-    lease.baton = tcs;
+    lease.baton = &f;
     b2c_lease_run(&lease, p);
 }
 
