@@ -16,14 +16,11 @@
 
 #include "b2c_cache_entry.h"
 #include "b2c_discovery.h"
-#include "b2c_http.h"
+#include "b2c_key_fetch.h"
+#include "b2c_key_policy.h"
 #include "b2c_util.h"
 
-/* Generous caps: Microsoft's JWKS is ~12 KB, discovery ~2 KB. */
-#define DISCOVERY_MAX_BYTES (256 * 1024)
-#define JWKS_MAX_BYTES (1024 * 1024)
-#define SHARED_ENTRY_MAX_BYTES (JWKS_MAX_BYTES + 8192)
-#define RETRY_AFTER_FAILURE apr_time_from_sec(10)
+#define SHARED_ENTRY_MAX_BYTES (B2C_KEY_JWKS_MAX_BYTES + 8192)
 #define LOG_INTERVAL apr_time_from_sec(60)
 #define LEASE_POLL apr_time_from_msec(50)
 
@@ -39,9 +36,8 @@ typedef struct {
     const char *cache_id;        /* hex SHA-256 of origin rule + url */
     b2c_key_store_options_t opts;/* as last used, for the watchdog */
     generation_t *current;
-    apr_time_t next_refresh;     /* scheduled refresh due */
-    apr_time_t retry_at;         /* after a failure: no attempt before */
-    apr_time_t last_kid_refresh; /* last refresh caused by an unknown kid */
+    b2c_key_policy_t pol;        /* from opts */
+    b2c_key_state_t st;          /* schedule, retry pause, kid refresh */
     int kid_refresh_running;     /* a thread is doing it: others wait */
     apr_time_t last_error_log;   /* outage logged once per interval */
     apr_thread_mutex_t *fetch_lock;
@@ -123,45 +119,16 @@ static entry_t *entry_locked(b2c_key_store_t *store, apr_pool_t *tmp,
                      APR_HASH_KEY_STRING, e);
     }
     e->opts = *opts;
+    e->pol.refresh_interval = opts->refresh_interval;
+    e->pol.kid_refresh_interval = opts->kid_refresh_interval;
+    e->pol.max_stale = opts->max_stale;
     return e;
 }
 
 /* A generation is usable until its schedule plus the stale period. */
 static int usable(const entry_t *e, apr_time_t now)
 {
-    return e->current && now < e->current->keyset.fetched
-                                   + e->opts.refresh_interval
-                                   + e->opts.max_stale;
-}
-
-/* Length of "scheme://authority" of url (up to the first '/' after it). */
-static size_t origin_len(const char *url)
-{
-    const char *a = strstr(url, "://");
-    return a ? (size_t)(a + 3 - url) + strcspn(a + 3, "/?#") : 0;
-}
-
-static int same_origin(const char *a, const char *b)
-{
-    size_t n = origin_len(a);
-    return n && n == origin_len(b) && !strncasecmp(a, b, n);
-}
-
-static apr_status_t fetch_json(apr_pool_t *p, const char *what, const char *url,
-                               size_t max, const b2c_key_store_options_t *opts,
-                               b2c_http_response_t *resp, const char **err)
-{
-    b2c_http_options_t ho = { opts->fetch_timeout_ms,
-                              opts->fetch_timeout_ms, max, opts->ca_file };
-    apr_status_t rv = b2c_http_get(p, url, &ho, resp, err);
-
-    if (rv == APR_SUCCESS && resp->status != 200) {
-        *err = apr_psprintf(p, "%s answered HTTP %ld", what, resp->status);
-        rv = APR_EGENERAL;
-    }
-    else if (rv != APR_SUCCESS)
-        *err = apr_psprintf(p, "%s fetch failed: %s", what, *err);
-    return rv;
+    return b2c_key_policy_usable(&e->st, &e->pol, now);
 }
 
 /* A generation from an issuer and a JWKS document. */
@@ -193,38 +160,6 @@ static apr_status_t build_generation(const char *issuer, const char *jwks_text,
     g->jwks_text = apr_pstrmemdup(gp, jwks_text, len);
     *out = g;
     return APR_SUCCESS;
-}
-
-/* Discovery document, then its JWKS, from the identity platform. */
-static apr_status_t fetch_documents(const entry_t *e, apr_pool_t *p,
-                                    const char **issuer, const char **jwks,
-                                    size_t *jwks_len, const char **err)
-{
-    b2c_http_response_t resp;
-    b2c_discovery_t *disc;
-    apr_status_t rv;
-
-    rv = fetch_json(p, "discovery document", e->url, DISCOVERY_MAX_BYTES,
-                    &e->opts, &resp, err);
-    if (rv == APR_SUCCESS
-        && (rv = b2c_discovery_parse(p, resp.body, resp.body_len, &disc, err))
-               != APR_SUCCESS)
-        *err = apr_psprintf(p, "discovery document rejected: %s", *err);
-    if (rv == APR_SUCCESS && e->opts.jwks_same_origin
-        && !same_origin(e->url, disc->jwks_uri)) {
-        *err = "discovery document rejected: its jwks_uri is on another host "
-               "than the metadata URL set in .htaccess";
-        rv = APR_EINVAL;
-    }
-    if (rv == APR_SUCCESS)
-        rv = fetch_json(p, "JWKS", disc->jwks_uri, JWKS_MAX_BYTES, &e->opts,
-                        &resp, err);
-    if (rv == APR_SUCCESS) {
-        *issuer = disc->issuer;
-        *jwks = resp.body;
-        *jwks_len = resp.body_len;
-    }
-    return rv;
 }
 
 static const char *cache_key(apr_pool_t *p, const char *kind, const entry_t *e)
@@ -283,11 +218,11 @@ static void publish(b2c_key_store_t *store, const entry_t *e, server_rec *s,
         || b2c_cache_entry_pack(p, "keys", f, 4, &buf, &len) != APR_SUCCESS)
         return;
     b2c_shared_cache_put(store->cache, s, cache_key(p, "keys", e), buf, len,
-                         fetched + e->opts.refresh_interval + e->opts.max_stale,
+                         b2c_key_policy_usable_until(&e->pol, fetched),
                          p);
     b2c_shared_cache_put(store->cache, s, cache_key(p, "stamp", e), f[0],
                          strlen(f[0]),
-                         fetched + e->opts.refresh_interval + e->opts.max_stale,
+                         b2c_key_policy_usable_until(&e->pol, fetched),
                          p);
 }
 
@@ -300,8 +235,7 @@ static void install(b2c_key_store_t *store, entry_t *e, generation_t *g,
     apr_thread_mutex_lock(store->lock);
     old = e->current;
     e->current = g;
-    e->next_refresh = g->keyset.fetched + e->opts.refresh_interval;
-    e->retry_at = 0;
+    b2c_key_policy_installed(&e->st, &e->pol, g->keyset.fetched);
     generation_unref_locked(old);
     apr_thread_mutex_unlock(store->lock);
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, B2CLOGNO(01001)
@@ -316,15 +250,14 @@ static int adopt_shared(b2c_key_store_t *store, entry_t *e, server_rec *s,
                         apr_pool_t *p, int need_fresh)
 {
     generation_t *g;
-    apr_time_t ours;
+    b2c_key_state_t ours;
 
     apr_thread_mutex_lock(store->lock);
-    ours = e->current ? e->current->keyset.fetched : 0;
+    ours = e->st;
     apr_thread_mutex_unlock(store->lock);
-    g = from_shared(store, e, s, p, ours);
-    if (g
-        && (!need_fresh
-            || g->keyset.fetched + e->opts.refresh_interval > apr_time_now())) {
+    g = from_shared(store, e, s, p, ours.fetched);
+    if (g && b2c_key_policy_adoptable(&ours, &e->pol, g->keyset.fetched,
+                                      need_fresh, apr_time_now())) {
         install(store, e, g, s, "taken from the shared cache");
         return 1;
     }
@@ -333,36 +266,64 @@ static int adopt_shared(b2c_key_store_t *store, entry_t *e, server_rec *s,
     return 0;
 }
 
-static int lease_present(b2c_key_store_t *store, const entry_t *e,
-                         server_rec *s, apr_pool_t *p)
+/* One refresh of an entry, as the single-flight protocol sees it. */
+typedef struct {
+    b2c_key_store_t *store;
+    entry_t *e;
+    server_rec *s;
+    int need_fresh;           /* a scheduled refresh: see refresh_entry */
+    generation_t *g;          /* what the fetch got */
+    const char *err;
+    apr_time_t fetched;
+    b2c_shared_cache_seam_t seam;
+    b2c_lease_t lease;
+} flight_t;
+
+static int flight_adopt(void *baton, apr_pool_t *p, int waiting)
 {
-    char *buf;
-    size_t len;
-    return b2c_shared_cache_get(store->cache, s, cache_key(p, "lease", e), 64,
-                                p, &buf, &len) == APR_SUCCESS;
+    flight_t *f = baton;
+    /* a holder's result is taken whatever its age */
+    return adopt_shared(f->store, f->e, f->s, p, f->need_fresh && !waiting);
 }
 
-/* Another server of the fleet holds the lease: wait (bounded) for what it
- * publishes. */
-static int wait_for_lease_holder(b2c_key_store_t *store, entry_t *e,
-                                 server_rec *s, apr_pool_t *p)
+static apr_status_t flight_fetch(void *baton, apr_pool_t *p)
 {
-    apr_time_t until = apr_time_now()
-                       + apr_time_from_msec(e->opts.fetch_timeout_ms) * 2;
-    char *buf;
-    size_t len;
+    flight_t *f = baton;
+    const char *issuer = NULL, *jwks = NULL;
+    size_t jwks_len = 0;
+    apr_status_t rv;
 
-    while (apr_time_now() < until) {
-        if (adopt_shared(store, e, s, p, 0))
-            return 1;
-        /* The holder publishes before it drops the lease: once the lease
-         * is gone, one more look finds its result if it had one. */
-        if (b2c_shared_cache_get(store->cache, s, cache_key(p, "lease", e), 64,
-                                 p, &buf, &len) != APR_SUCCESS)
-            return adopt_shared(store, e, s, p, 0);
-        apr_sleep(LEASE_POLL);
-    }
-    return 0;
+    rv = b2c_key_fetch_documents(p, f->e->url, f->e->opts.jwks_same_origin,
+                                 f->e->opts.fetch_timeout_ms, f->e->opts.ca_file,
+                                 &issuer, &jwks, &jwks_len, &f->err);
+    f->fetched = apr_time_now();
+    if (rv == APR_SUCCESS
+        && (rv = build_generation(issuer, jwks, jwks_len, f->fetched, &f->g,
+                                  &f->err, p)) == APR_SUCCESS)
+        publish(f->store, f->e, f->s, p, issuer, jwks, f->fetched);
+    return rv;
+}
+
+/* The flight for e: whoever holds the lease fetches and publishes, the
+ * others wait (bounded, twice the fetch timeout) for that. */
+static void flight_init(flight_t *f, b2c_key_store_t *store, entry_t *e,
+                        server_rec *s, apr_pool_t *p, int need_fresh)
+{
+    apr_interval_time_t timeout = apr_time_from_msec(e->opts.fetch_timeout_ms);
+
+    memset(f, 0, sizeof(*f));
+    f->store = store;
+    f->e = e;
+    f->s = s;
+    f->need_fresh = need_fresh;
+    f->lease.cache = b2c_shared_cache_seam(&f->seam, store->cache, s);
+    f->lease.lease_key = cache_key(p, "lease", e);
+    f->lease.lease_ttl = timeout * 2;
+    f->lease.wait_max = timeout * 2;
+    f->lease.poll = LEASE_POLL;
+    f->lease.adopt = flight_adopt;
+    f->lease.work = flight_fetch;
+    f->lease.baton = f;
 }
 
 /* Fetch (or adopt) a new generation for e. The caller holds e->fetch_lock,
@@ -371,42 +332,19 @@ static int wait_for_lease_holder(b2c_key_store_t *store, entry_t *e,
 static apr_status_t refresh_entry(b2c_key_store_t *store, entry_t *e,
                                   server_rec *s, apr_pool_t *p, int need_fresh)
 {
-    const char *issuer = NULL, *jwks = NULL, *err = NULL;
-    size_t jwks_len = 0;
-    generation_t *g = NULL;
+    flight_t f;
     apr_status_t rv;
     apr_time_t now;
     int log_now;
 
-    if (adopt_shared(store, e, s, p, need_fresh))
+    /* One fetch per URL in the machine and the fleet; the others adopt. */
+    flight_init(&f, store, e, s, p, need_fresh);
+    rv = b2c_lease_run(&f.lease, p);
+    if (rv == APR_SUCCESS && f.g)
+        install(store, e, f.g, s, "fetched");
+    if (rv == APR_SUCCESS)
         return APR_SUCCESS;
-    /* One fetch per URL: whoever holds the lease fetches and publishes, the
-     * others wait (bounded) for that, and fetch themselves only if the
-     * holder vanished without a result. */
-    if (!b2c_shared_cache_take_lease(
-            store->cache, s, cache_key(p, "lease", e),
-            apr_time_now() + apr_time_from_msec(e->opts.fetch_timeout_ms) * 2,
-            p)) {
-        if (wait_for_lease_holder(store, e, s, p))
-            return APR_SUCCESS;
-    }
-    else if (adopt_shared(store, e, s, p, need_fresh)) {
-        /* won the lease just after another holder published and left */
-        b2c_shared_cache_remove(store->cache, s, cache_key(p, "lease", e), p);
-        return APR_SUCCESS;
-    }
-    rv = fetch_documents(e, p, &issuer, &jwks, &jwks_len, &err);
-    now = apr_time_now();
-    if (rv == APR_SUCCESS
-        && (rv = build_generation(issuer, jwks, jwks_len, now, &g, &err, p))
-               == APR_SUCCESS)
-        publish(store, e, s, p, issuer, jwks, now);
-    b2c_shared_cache_remove(store->cache, s, cache_key(p, "lease", e), p);
-
-    if (rv == APR_SUCCESS) {
-        install(store, e, g, s, "fetched");
-        return APR_SUCCESS;
-    }
+    now = f.fetched;
     /* The identity platform is unreachable: keys another process published
      * earlier beat none (a process started during the outage), within the
      * stale period that usable() enforces. */
@@ -414,14 +352,14 @@ static apr_status_t refresh_entry(b2c_key_store_t *store, entry_t *e,
     /* Keep what we have; try again after a pause rather than on every
      * request, and say so once per interval. */
     apr_thread_mutex_lock(store->lock);
-    e->retry_at = now + RETRY_AFTER_FAILURE;
+    b2c_key_policy_failed(&e->st, now);
     log_now = now - e->last_error_log >= LOG_INTERVAL;
     if (log_now)
         e->last_error_log = now;
     apr_thread_mutex_unlock(store->lock);
     if (log_now)
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, B2CLOGNO(01002)
-                     "cannot refresh keys from %s: %s%s", e->url, err,
+                     "cannot refresh keys from %s: %s%s", e->url, f.err,
                      usable(e, now) ? " (still using the keys fetched before)"
                                     : " (no usable keys: answering 503)");
     return rv;
@@ -440,8 +378,8 @@ apr_status_t b2c_key_store_get(b2c_key_store_t *store, request_rec *r,
     apr_thread_mutex_lock(store->lock);
     e = entry_locked(store, r->pool, url, opts);
     have = usable(e, now);
-    fresh = have && now < e->next_refresh;
-    may_try = now >= e->retry_at;
+    fresh = b2c_key_policy_fresh(&e->st, &e->pol, now);
+    may_try = b2c_key_policy_may_try(&e->st, now);
     if (fresh || (have && store->background)) {
         /* the watchdog refreshes what is due */
         *out = lend_locked(store, e, r);
@@ -463,7 +401,7 @@ apr_status_t b2c_key_store_get(b2c_key_store_t *store, request_rec *r,
         apr_thread_mutex_lock(e->fetch_lock);
         apr_thread_mutex_lock(store->lock);
         have = usable(e, apr_time_now());
-        may_try = apr_time_now() >= e->retry_at;
+        may_try = b2c_key_policy_may_try(&e->st, apr_time_now());
         apr_thread_mutex_unlock(store->lock);
         if (!have && may_try)
             refresh_entry(store, e, r->server, r->pool, 1);
@@ -497,22 +435,6 @@ static int fleet_kid_refresh_allowed(b2c_key_store_t *store, entry_t *e,
     return 1;
 }
 
-/* Keys younger than this are what the identity platform publishes now: a
- * kid missing from them is unknown, not new (publishers add keys well
- * before signing with them), so a flood of made-up kids right after a
- * fetch causes no second one. */
-#define JUST_FETCHED apr_time_from_sec(30)
-
-static int kid_refresh_allowed_locked(const entry_t *e, apr_time_t now,
-                                      apr_interval_time_t interval)
-{
-    apr_interval_time_t fresh = interval < JUST_FETCHED ? interval
-                                                        : JUST_FETCHED;
-    if (e->current && now - e->current->keyset.fetched < fresh)
-        return 0;
-    return !e->last_kid_refresh || now - e->last_kid_refresh >= interval;
-}
-
 apr_status_t b2c_key_store_refresh(b2c_key_store_t *store, request_rec *r,
                                    const char *url,
                                    const b2c_key_store_options_t *opts,
@@ -527,8 +449,8 @@ apr_status_t b2c_key_store_refresh(b2c_key_store_t *store, request_rec *r,
     apr_thread_mutex_lock(store->lock);
     e = entry_locked(store, r->pool, url, opts);
     before = e->current;
-    allowed = kid_refresh_allowed_locked(e, apr_time_now(),
-                                         opts->kid_refresh_interval)
+    allowed = b2c_key_policy_kid_refresh_allowed(&e->st, &e->pol,
+                                                 apr_time_now())
               || e->kid_refresh_running;
     apr_thread_mutex_unlock(store->lock);
 
@@ -549,10 +471,10 @@ apr_status_t b2c_key_store_refresh(b2c_key_store_t *store, request_rec *r,
             allowed = 0;
         }
         else {
-            allowed = kid_refresh_allowed_locked(e, now,
-                                                 opts->kid_refresh_interval);
+            allowed = b2c_key_policy_kid_refresh_allowed(&e->st, &e->pol,
+                                                         now);
             if (allowed) {
-                e->last_kid_refresh = now;
+                e->st.last_kid_refresh = now;
                 e->kid_refresh_running = 1;
             }
         }
@@ -562,9 +484,10 @@ apr_status_t b2c_key_store_refresh(b2c_key_store_t *store, request_rec *r,
             /* Newer keys from another process need no fetch and no quota;
              * a fetch in progress elsewhere (the new key being published
              * right now) is worth its bounded wait. */
+            flight_t f;
+            flight_init(&f, store, e, r->server, r->pool, 0);
             if (adopt_shared(store, e, r->server, r->pool, 0)
-                || (lease_present(store, e, r->server, r->pool)
-                    && wait_for_lease_holder(store, e, r->server, r->pool)))
+                || b2c_lease_join(&f.lease, r->pool))
                 rv = APR_SUCCESS;
             else if (allowed
                      && fleet_kid_refresh_allowed(store, e, r->server, r->pool)
@@ -627,11 +550,7 @@ void b2c_key_store_maintain(b2c_key_store_t *store, server_rec *s,
     apr_thread_mutex_lock(store->lock);
     for (hi = apr_hash_first(p, store->entries); hi; hi = apr_hash_next(hi)) {
         entry_t *e = apr_hash_this_val(hi);
-        /* a little ahead of schedule, so requests never find keys due */
-        apr_interval_time_t ahead = e->opts.refresh_interval / 10;
-        if (ahead > apr_time_from_sec(60))
-            ahead = apr_time_from_sec(60);
-        if (e->current && now >= e->retry_at && now >= e->next_refresh - ahead)
+        if (b2c_key_policy_watchdog_due(&e->st, &e->pol, now))
             APR_ARRAY_PUSH(due, entry_t *) = e;
         else if (e->current)
             APR_ARRAY_PUSH(known, entry_t *) = e;

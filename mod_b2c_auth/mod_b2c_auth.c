@@ -23,7 +23,7 @@
 #include "b2c_util.h"
 #include "b2c_validate.h"
 #include "key_store.h"
-#include "token_cache.h"
+#include "b2c_token_cache.h"
 
 #include <apr_optional.h>
 #include <mod_watchdog.h>

@@ -218,50 +218,49 @@ static void publish(b2c_client_tokens_t *t, client_state_t *cs, apr_pool_t *p,
                              apr_time_from_sec(obtained + lifetime), p);
 }
 
-/* Another server holds the fleet lease: wait (bounded) for its token. */
-static int wait_for_lease_holder(b2c_client_tokens_t *t, client_state_t *cs,
-                                 apr_pool_t *p)
-{
-    apr_time_t until = apr_time_now() + apr_time_from_msec(B2C_CLIENT_TIMEOUT_MS);
-    char *buf;
-    size_t len;
-
-    while (apr_time_now() < until) {
-        if (adopt_shared(t, cs, p))
-            return 1;
-        /* the holder publishes before it drops the lease */
-        if (b2c_shared_cache_get(t->cache, t->s, cache_key(p, "clease", cs), 64,
-                                 p, &buf, &len) != APR_SUCCESS)
-            return adopt_shared(t, cs, p);
-        apr_sleep(apr_time_from_msec(50));
-    }
-    return 0;
-}
-
 static void fetch_from_endpoint(b2c_client_tokens_t *t, client_state_t *cs,
                                 apr_pool_t *p);
 
+/* One fetch of a client's token, as the single-flight protocol sees it. */
+typedef struct {
+    b2c_client_tokens_t *t;
+    client_state_t *cs;
+} flight_t;
+
+static int lease_adopt(void *baton, apr_pool_t *p, int waiting)
+{
+    flight_t *f = baton;
+    (void)waiting; /* a token is adopted only while not yet due */
+    return adopt_shared(f->t, f->cs, p);
+}
+
+static apr_status_t lease_fetch(void *baton, apr_pool_t *p)
+{
+    flight_t *f = baton;
+    fetch_from_endpoint(f->t, f->cs, p);
+    return APR_SUCCESS;
+}
+
 /* Get a token for cs: from the shared cache if another process or server
  * has a fresh one, else from the token endpoint, one fetch at a time per
- * machine and fleet (a lease entry per client). Caller holds fetch_lock. */
+ * machine and fleet (a lease entry per client, so a slow endpoint never
+ * delays another; others wait up to one request timeout for the holder).
+ * Caller holds fetch_lock. */
 static void fetch(b2c_client_tokens_t *t, client_state_t *cs, apr_pool_t *p)
 {
-    if (adopt_shared(t, cs, p))
-        return;
-    /* the lease is per client: a slow endpoint never delays another */
-    if (!b2c_shared_cache_take_lease(
-            t->cache, t->s, cache_key(p, "clease", cs),
-            apr_time_now() + apr_time_from_msec(B2C_CLIENT_TIMEOUT_MS) * 2, p)) {
-        if (wait_for_lease_holder(t, cs, p))
-            return;
-    }
-    else if (adopt_shared(t, cs, p)) {
-        /* won the lease just after another holder published and left */
-        b2c_shared_cache_remove(t->cache, t->s, cache_key(p, "clease", cs), p);
-        return;
-    }
-    fetch_from_endpoint(t, cs, p);
-    b2c_shared_cache_remove(t->cache, t->s, cache_key(p, "clease", cs), p);
+    b2c_shared_cache_seam_t seam;
+    flight_t f = { t, cs };
+    b2c_lease_t lease;
+
+    lease.cache = b2c_shared_cache_seam(&seam, t->cache, t->s);
+    lease.lease_key = cache_key(p, "clease", cs);
+    lease.lease_ttl = apr_time_from_msec(B2C_CLIENT_TIMEOUT_MS) * 2;
+    lease.wait_max = apr_time_from_msec(B2C_CLIENT_TIMEOUT_MS);
+    lease.poll = apr_time_from_msec(50);
+    lease.adopt = lease_adopt;
+    lease.work = lease_fetch;
+    lease.baton = &f;
+    b2c_lease_run(&lease, p);
 }
 
 /* One token request for cs. */

@@ -23,6 +23,8 @@ int main(void)
     srunner_add_suite(sr, token_cache_suite());
     srunner_add_suite(sr, url_suite());
     srunner_add_suite(sr, authority_backoff_suite());
+    srunner_add_suite(sr, single_flight_suite());
+    srunner_add_suite(sr, key_policy_suite());
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);

@@ -1,9 +1,9 @@
-/* Unit tests: the validated-token cache of mod_b2c_auth (token_cache.c),
- * which is httpd-free: hits need the whole token and the same context,
- * expiry and capacity hold, and a verdict outlives its eviction for as long
- * as the request that holds it. */
+/* Unit tests: mod_b2c_auth's validated-token cache
+ * (common/b2c_token_cache.c), which is httpd-free: hits need the whole
+ * token and the same context, expiry and capacity hold, and a verdict
+ * outlives its eviction for as long as the request that holds it. */
 #include "unit.h"
-#include "token_cache.h"
+#include "b2c_token_cache.h"
 
 #include <apr_strings.h>
 #include <string.h>

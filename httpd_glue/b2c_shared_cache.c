@@ -216,3 +216,60 @@ const char *b2c_shared_cache_name(const b2c_shared_cache_t *c)
 {
     return c ? c->spec : "none";
 }
+
+static apr_status_t seam_get(void *baton, const char *key, size_t max,
+                             apr_pool_t *p, char **val, size_t *len)
+{
+    b2c_shared_cache_seam_t *h = baton;
+    return b2c_shared_cache_get(h->cache, h->s, key, max, p, val, len);
+}
+
+static apr_status_t seam_put(void *baton, const char *key, const char *val,
+                             size_t len, apr_time_t expiry, apr_pool_t *p)
+{
+    b2c_shared_cache_seam_t *h = baton;
+    return b2c_shared_cache_put(h->cache, h->s, key, val, len, expiry, p);
+}
+
+static apr_status_t seam_remove(void *baton, const char *key, apr_pool_t *p)
+{
+    b2c_shared_cache_seam_t *h = baton;
+    return b2c_shared_cache_remove(h->cache, h->s, key, p);
+}
+
+static int seam_take_lease(void *baton, const char *key, apr_time_t expiry,
+                           apr_pool_t *p)
+{
+    b2c_shared_cache_seam_t *h = baton;
+    return b2c_shared_cache_take_lease(h->cache, h->s, key, expiry, p);
+}
+
+static apr_time_t seam_now(void *baton)
+{
+    (void)baton;
+    return apr_time_now();
+}
+
+static void seam_sleep(void *baton, apr_interval_time_t t)
+{
+    (void)baton;
+    apr_sleep(t);
+}
+
+const b2c_lease_cache_t *b2c_shared_cache_seam(b2c_shared_cache_seam_t *holder,
+                                               b2c_shared_cache_t *c,
+                                               server_rec *s)
+{
+    if (!c)
+        return NULL;
+    holder->seam.get = seam_get;
+    holder->seam.put = seam_put;
+    holder->seam.remove = seam_remove;
+    holder->seam.take_lease = seam_take_lease;
+    holder->seam.now = seam_now;
+    holder->seam.sleep = seam_sleep;
+    holder->seam.baton = holder;
+    holder->cache = c;
+    holder->s = s;
+    return &holder->seam;
+}

@@ -1,4 +1,4 @@
-/* Validated-token cache (see token_cache.h).
+/* Validated-token cache (see b2c_token_cache.h).
  *
  * Entries are compared on the whole token and context, so the hash only
  * picks a shard and a bucket. The table is split into shards, each under
@@ -7,7 +7,7 @@
  * with a reference count: requests that use it hold a reference until
  * their pool is cleared, so dropping it never pulls the strings out from
  * under a request. */
-#include "token_cache.h"
+#include "b2c_token_cache.h"
 
 #include <apr_atomic.h>
 #include <apr_thread_mutex.h>

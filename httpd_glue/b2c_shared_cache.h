@@ -1,13 +1,17 @@
 /* The shared cache both modules use: an httpd socache provider (shmcb on
  * one machine, redis or memcache for a fleet) plus a global mutex for
- * single-flight work among the processes of one machine. This is the one
- * file in common/ built on httpd headers; it is compiled into the modules,
- * not into the httpd-free core library. It never logs: callers do. */
+ * single-flight work among the processes of one machine. httpd glue shared
+ * by both modules (httpd_glue/): compiled into each module with the httpd
+ * headers, never into the httpd-free core library. It also adapts itself
+ * to the core's single-flight seam (b2c_lease_cache_t). It never logs:
+ * callers do. */
 #ifndef B2C_SHARED_CACHE_H
 #define B2C_SHARED_CACHE_H
 
 #include <httpd.h>
 #include <http_config.h>
+
+#include "b2c_single_flight.h"
 
 typedef struct b2c_shared_cache b2c_shared_cache_t;
 
@@ -53,6 +57,19 @@ apr_status_t b2c_shared_cache_remove(b2c_shared_cache_t *c, server_rec *s,
 int b2c_shared_cache_take_lease(b2c_shared_cache_t *c, server_rec *s,
                                 const char *key, apr_time_t expiry,
                                 apr_pool_t *p);
+
+/* The single-flight seam over cache c as seen from server s (keys, leases,
+ * apr_time_now, apr_sleep), kept in *holder, which must outlive its use.
+ * NULL when c is NULL: no shared cache, so the caller always works. */
+typedef struct {
+    b2c_lease_cache_t seam;
+    b2c_shared_cache_t *cache;
+    server_rec *s;
+} b2c_shared_cache_seam_t;
+
+const b2c_lease_cache_t *b2c_shared_cache_seam(b2c_shared_cache_seam_t *holder,
+                                               b2c_shared_cache_t *c,
+                                               server_rec *s);
 
 /* What the cache is, for log lines ("shmcb", "redis:127.0.0.1:6379"). */
 const char *b2c_shared_cache_name(const b2c_shared_cache_t *c);

@@ -1,0 +1,21 @@
+/* Fetching a metadata URL's keys: the discovery document, then the JWKS
+ * it names (on the same origin when the metadata URL came from .htaccess),
+ * with size caps and the fetch timeout. Pure core (libcurl behind
+ * b2c_http); the key store calls it with no lock held. */
+#ifndef B2C_KEY_FETCH_H
+#define B2C_KEY_FETCH_H
+
+#include <apr_pools.h>
+
+/* Generous caps: Microsoft's JWKS is ~12 KB, discovery ~2 KB. */
+#define B2C_KEY_DISCOVERY_MAX_BYTES (256 * 1024)
+#define B2C_KEY_JWKS_MAX_BYTES (1024 * 1024)
+
+/* The issuer and the JWKS text (in p), or an error and *err saying why. */
+apr_status_t b2c_key_fetch_documents(apr_pool_t *p, const char *url,
+                                     int jwks_same_origin, long timeout_ms,
+                                     const char *ca_file, const char **issuer,
+                                     const char **jwks, size_t *jwks_len,
+                                     const char **err);
+
+#endif

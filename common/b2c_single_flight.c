@@ -1,0 +1,61 @@
+/* The single-flight protocol (see b2c_single_flight.h). The holder
+ * publishes before it drops the lease, so once the lease is gone one more
+ * look finds its result if it had one; a holder that died leaves a lease
+ * that expires on its own (lease_ttl). */
+#include "b2c_single_flight.h"
+
+#define LEASE_MAX_BYTES 64
+
+static int lease_present(const b2c_lease_t *f, apr_pool_t *p)
+{
+    char *val;
+    size_t len;
+    return f->cache->get(f->cache->baton, f->lease_key, LEASE_MAX_BYTES, p,
+                         &val, &len) == APR_SUCCESS;
+}
+
+/* Wait (bounded by wait_max) for the lease holder's result. */
+static int wait_for_holder(const b2c_lease_t *f, apr_pool_t *p)
+{
+    const b2c_lease_cache_t *c = f->cache;
+    apr_time_t until = c->now(c->baton) + f->wait_max;
+
+    while (c->now(c->baton) < until) {
+        if (f->adopt(f->baton, p, 1))
+            return 1;
+        if (!lease_present(f, p))
+            return f->adopt(f->baton, p, 1);
+        c->sleep(c->baton, f->poll);
+    }
+    return 0;
+}
+
+apr_status_t b2c_lease_run(const b2c_lease_t *f, apr_pool_t *p)
+{
+    const b2c_lease_cache_t *c = f->cache;
+    apr_status_t rv;
+
+    if (!c)
+        return f->work(f->baton, p);
+    if (f->adopt(f->baton, p, 0))
+        return APR_SUCCESS;
+    if (!c->take_lease(c->baton, f->lease_key, c->now(c->baton) + f->lease_ttl,
+                       p)) {
+        /* fetch ourselves only if the holder vanished without a result */
+        if (wait_for_holder(f, p))
+            return APR_SUCCESS;
+    }
+    else if (f->adopt(f->baton, p, 0)) {
+        /* won the lease just after another holder published and left */
+        c->remove(c->baton, f->lease_key, p);
+        return APR_SUCCESS;
+    }
+    rv = f->work(f->baton, p);
+    c->remove(c->baton, f->lease_key, p);
+    return rv;
+}
+
+int b2c_lease_join(const b2c_lease_t *f, apr_pool_t *p)
+{
+    return f->cache && lease_present(f, p) && wait_for_holder(f, p);
+}
