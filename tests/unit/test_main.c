@@ -21,6 +21,8 @@ int main(void)
     srunner_add_suite(sr, token_client_suite());
     srunner_add_suite(sr, bearer_suite());
     srunner_add_suite(sr, token_cache_suite());
+    srunner_add_suite(sr, seal_suite());
+    srunner_add_suite(sr, state_file_suite());
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);

@@ -28,6 +28,8 @@ Suite *discovery_suite(void);
 Suite *token_client_suite(void);
 Suite *bearer_suite(void);
 Suite *token_cache_suite(void);
+Suite *seal_suite(void);
+Suite *state_file_suite(void);
 
 /* Per-test pool, created by ut_setup and destroyed by ut_teardown (add both
  * with tcase_add_checked_fixture). */
