@@ -135,21 +135,23 @@ apr_status_t b2c_state_file_read(apr_pool_t *p, const char *dir,
                                  char **payload, size_t *len,
                                  const char **why)
 {
-    const char *path;
     unsigned char *buf;
     struct stat st;
     size_t got = 0;
     b2c_seal_status_t sst;
-    int fd, e;
+    int dfd, fd, e;
 
     if (!b2c_state_file_name_ok(name)) {
         *why = "bad state file name";
         return APR_EINVAL;
     }
-    path = apr_pstrcat(p, dir, "/", name, NULL);
-    fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dfd < 0)
+        return os_fail(why, "cannot open the state directory", errno);
+    fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    e = errno;
+    close(dfd);
     if (fd < 0) {
-        e = errno;
         if (e == ENOENT) {
             *why = "no state file";
             return APR_ENOENT;

@@ -15,6 +15,8 @@
  * temp file is removed and NAME is untouched. Readers see the old or the
  * new file, never a mix. Concurrent writers of one NAME: the last rename
  * wins (the caller holds a lock, or accepts that).
+ * dir itself is opened with O_NOFOLLOW by both: a symlink there (rather
+ * than in a parent directory) is refused.
  * Guaranteed by read: NAME is opened without following a symlink and
  * without blocking on a FIFO; it is refused unless a regular file owned by
  * the effective uid, root or also_owner, not writable by group or others,
@@ -47,7 +49,8 @@ apr_status_t b2c_state_file_write(apr_pool_t *p, const char *dir,
                                   size_t len, const char **why);
 
 /* APR_SUCCESS with the payload (from p, NUL after *len bytes);
- * APR_ENOENT when there is no such file (a first start: nothing to log);
+ * APR_ENOENT when there is no such file (a first start: nothing to log;
+ * also when dir is missing, which b2c_state_dir_check reports);
  * APR_EINVAL or an OS error otherwise, with *why. also_owner: one more
  * owner uid to accept (the user children run as), or (uid_t)-1. */
 apr_status_t b2c_state_file_read(apr_pool_t *p, const char *dir,

@@ -273,6 +273,16 @@ START_TEST(failed_write_leaves_nothing)
                                           "x", 1, &why), APR_SUCCESS);
     ck_assert_str_eq(why, "cannot open the state directory");
     ck_assert_int_eq(dir_entries(), 2);
+    /* nor is a file read through a symlinked directory */
+    ck_assert_int_eq(wr(NAME_B, CTX_A, "payload"), APR_SUCCESS);
+    {
+        size_t len;
+        ck_assert_int_ne(b2c_state_file_read(ut_pool, path_of("link"), NAME_B, (uid_t)-1,
+                                             ring, CTX_A, MAX, &out, &len, &why),
+                         APR_SUCCESS);
+        ck_assert_str_eq(why, "cannot open the state directory");
+    }
+    ck_assert_int_eq(unlink(path_of(NAME_B)), 0);
     /* not root: a read-only directory refuses the temp file */
     if (geteuid() != 0) {
         ck_assert_int_eq(chmod(dir, 0500), 0);
