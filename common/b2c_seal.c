@@ -278,21 +278,22 @@ apr_status_t b2c_seal_ring_load(apr_pool_t *p, const char *const *paths,
 }
 
 /* The AAD: the blob's header, then the context. */
+static int aad_update(EVP_CIPHER_CTX *ctx, int enc, const void *data,
+                      size_t len)
+{
+    int n;
+
+    if (len == 0)
+        return 1;
+    return enc ? EVP_EncryptUpdate(ctx, NULL, &n, data, (int)len) == 1
+               : EVP_DecryptUpdate(ctx, NULL, &n, data, (int)len) == 1;
+}
+
 static int add_aad(EVP_CIPHER_CTX *ctx, int enc, const unsigned char *hdr,
                    const char *context)
 {
-    size_t clen = strlen(context);
-    int n;
-
-    if (enc ? EVP_EncryptUpdate(ctx, NULL, &n, hdr, HEADER_LEN) != 1
-            : EVP_DecryptUpdate(ctx, NULL, &n, hdr, HEADER_LEN) != 1)
-        return 0;
-    if (clen == 0)
-        return 1;
-    return enc ? EVP_EncryptUpdate(ctx, NULL, &n, (const unsigned char *)context,
-                                   (int)clen) == 1
-               : EVP_DecryptUpdate(ctx, NULL, &n, (const unsigned char *)context,
-                                   (int)clen) == 1;
+    return aad_update(ctx, enc, hdr, HEADER_LEN)
+           && aad_update(ctx, enc, context, strlen(context));
 }
 
 apr_status_t b2c_seal(const b2c_seal_ring_t *ring, apr_pool_t *p,

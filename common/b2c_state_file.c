@@ -18,8 +18,8 @@ int b2c_state_file_name_ok(const char *name)
     size_t n = name ? strlen(name) : 0;
 
     return n > 0 && n <= MAX_NAME && name[0] != '.'
-           && strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                           "0123456789_.-") == n;
+           && strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                           "abcdefghijklmnopqrstuvwxyz0123456789_.-") == n;
 }
 
 static const char *aad(apr_pool_t *p, const char *name, const char *context)
@@ -79,8 +79,8 @@ apr_status_t b2c_state_file_write(apr_pool_t *p, const char *dir,
     for (tries = 0; fd < 0 && tries < 5; tries++) {
         if (apr_generate_random_bytes(rnd, sizeof(rnd)) != APR_SUCCESS)
             break;
-        tmp = apr_pstrcat(p, ".", name, ".", b2c_hex_encode(p, rnd, sizeof(rnd)),
-                          NULL);
+        tmp = apr_pstrcat(p, ".", name, ".",
+                          b2c_hex_encode(p, rnd, sizeof(rnd)), NULL);
         fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW
                     | O_CLOEXEC, 0600);
         if (fd < 0 && errno != EEXIST)
