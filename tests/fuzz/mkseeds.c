@@ -1,10 +1,12 @@
 /* Writes the token seeds of corpus/validate and corpus/jwt_parse (and one
- * header of corpus/bearer): real-shaped tokens signed by the fixed keys of
+ * header of corpus/bearer, and the sealed blobs of corpus/seal): real-shaped tokens signed by the fixed keys of
  * fuzz_keys.h, and the usual attacks. Only needed when the keys or these
  * cases change:
  *   tests/fuzz/run.sh 0 && tests/fuzz/build/mkseeds tests/fuzz/corpus
  * (run.sh builds mkseeds next to the targets). */
 #include "fuzz_keys.h"
+#include "fuzz_seal_keys.h"
+#include "b2c_seal.h"
 #include "b2c_util.h"
 
 #include <apr_general.h>
@@ -80,6 +82,38 @@ static const char *entra_claims_nbf(long long nbf, long long exp, const char *au
 static const char *entra_claims(long long exp, const char *aud, const char *extra)
 {
     return entra_claims_nbf(FZ_NOW - 300, exp, aud, extra);
+}
+
+/* corpus/seal: blobs sealed by the target's current and old keys under its
+ * context (opened: the decrypt path), plus plaintext and payload modes. */
+static void seal_seeds(void)
+{
+    static const char *const plain[] = {
+        "", "b2c1 keys\n1699999990\nhttps://login.example/m\nhttps://iss/v2.0\n{\"keys\":[]}",
+        "b2c1 ctoken\n1699999900\n3600\neyJ0.eyJ1.c2ln"
+    };
+    const char *secrets[2] = { FZ_SEAL_SECRET, FZ_SEAL_OLD };
+    unsigned char *blob;
+    size_t len, i, k;
+
+    for (k = 0; k < 2; k++) {
+        b2c_seal_key_t *key;
+        b2c_seal_ring_t *ring;
+        if (b2c_seal_key_from_bytes(pool, secrets[k], strlen(secrets[k]), &key))
+            exit(1);
+        ring = b2c_seal_ring_make(pool, key);
+        for (i = 0; i < sizeof(plain) / sizeof(plain[0]); i++) {
+            if (b2c_seal(ring, pool, FZ_SEAL_CONTEXT, plain[i], strlen(plain[i]),
+                         &blob, &len))
+                exit(1);
+            put("seal", apr_psprintf(pool, "blob-%s-%d", k ? "old" : "cur", (int)i),
+                (const char *)blob, len);
+        }
+    }
+    put("seal", "plain-keys", "Sb2c1 keys\n5\nu\ni\n{}", 19);
+    put("seal", "payload-keys", "Kb2c1 keys\n1699999990\nhttps://a/m\nhttps://iss\n{}", 48);
+    put("seal", "payload-ctoken", "Tb2c1 ctoken\n1699999900\n3600\neyJ0.eyJ1.c2ln", 43);
+    put("seal", "garbage-version", "\002abcdefgh", 9);
 }
 
 int main(int argc, char **argv)
@@ -195,6 +229,7 @@ int main(int argc, char **argv)
     t = apr_pstrcat(pool, "Bearer ", valid, NULL);
     put("bearer", "bearer-real-token", t, strlen(t));
 
+    seal_seeds();
     apr_pool_destroy(pool);
     apr_terminate();
     return 0;

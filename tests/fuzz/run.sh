@@ -43,6 +43,7 @@ TARGETS=(
 )
 # shared-cache entries, once common/ has them
 [ -f "$TOP/common/b2c_cache_entry.h" ] && TARGETS+=("cache_entry     4096   -")
+TARGETS+=("seal            4096   -")
 
 selected=("$@")
 want() {

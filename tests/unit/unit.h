@@ -32,6 +32,8 @@ Suite *url_suite(void);
 Suite *authority_backoff_suite(void);
 Suite *single_flight_suite(void);
 Suite *key_policy_suite(void);
+Suite *seal_suite(void);
+Suite *state_file_suite(void);
 
 /* Per-test pool, created by ut_setup and destroyed by ut_teardown (add both
  * with tcase_add_checked_fixture). */
