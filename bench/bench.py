@@ -37,14 +37,11 @@ REPO = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(REPO, 'tests', 'idp'))
 sys.path.insert(0, os.path.join(REPO, 'tests', 'tools'))
 import idp as idpmod  # noqa: E402
+from httpd_env import APACHE_BIN, APACHE_MODULES, IS_ROOT, MODULE_DIR  # noqa: E402
 from loopback import free_port, log, proc_children  # noqa: E402
 
-APACHE_BIN = os.environ.get('APACHE_BIN', '/usr/sbin/apache2')
-APACHE_MODULES = os.environ.get('APACHE_MODULES', '/usr/lib/apache2/modules')
-MODULE_DIR = os.environ.get('B2C_MODULE_DIR', REPO)
 WRK = shutil.which('wrk') or '/usr/bin/wrk'
 WRK_LUA = os.path.join(HERE, 'wrk.lua')
-IS_ROOT = os.geteuid() == 0
 HZ = os.sysconf('SC_CLK_TCK')
 NCPU = os.cpu_count() or 1
 

@@ -1,5 +1,7 @@
 """Fixtures for the mod_b2c_auth integration suite: a real httpd on loopback, the test
-identity platform (tests/idp/idp.py) and a header-echo backend.
+identity platform (tests/idp/idp.py) and a header-echo backend. The helpers the test
+files share live here too (poll, free_port, Recorder, stop_then_check...); what the load
+tools share with the suites is in tests/tools/ and re-exported from here.
 
 Run:  cd /work/main && /usr/bin/python3 -m pytest -q tests/httpd
 Env:  B2C_MODULE_DIR   directory holding mod_b2c_auth.so (default: the repo root)
@@ -15,7 +17,6 @@ import http.client
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -29,12 +30,13 @@ import pytest
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, 'tests', 'idp'))
+sys.path.insert(0, os.path.join(REPO, 'tests', 'tools'))
 import idp as idpmod  # noqa: E402
-
-APACHE_BIN = os.environ.get('APACHE_BIN', '/usr/sbin/apache2')
-APACHE_MODULES = os.environ.get('APACHE_MODULES', '/usr/lib/apache2/modules')
-MODULE_PATH = os.path.join(os.environ.get('B2C_MODULE_DIR', REPO), 'mod_b2c_auth.so')
-IS_ROOT = os.geteuid() == 0
+# re-exported: the test files import these from conftest
+from httpd_env import (APACHE_BIN, APACHE_MODULES, CLIENT_MODULE,  # noqa: E402,F401
+                       IS_ROOT, MODULE_DIR)
+from httpd_env import AUTH_MODULE as MODULE_PATH  # noqa: E402
+from loopback import free_port, poll, proc_children, stop_process  # noqa: E402,F401
 # One child process by default: the caches and fetch counters the tests assert on are
 # per process. B2C_HTTPD_PROCS=3 runs the stateless checks against several processes.
 HTTPD_PROCS = int(os.environ.get('B2C_HTTPD_PROCS', '1'))
@@ -66,12 +68,6 @@ class RecordingIdP(idpmod.TestIdP):
         t = super().mint_raw(*a, **kw)
         MINTED.append(t)
         return t
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 class Response:
@@ -265,19 +261,19 @@ DocumentRoot "{htdocs}"
         raise RuntimeError('httpd not ready in %ss:\n%s' % (timeout, self.error_log()))
 
     def stop(self, timeout=10):
-        if self.proc is None or self.proc.poll() is not None:
+        if self.proc is None:
             return
-        self.proc.send_signal(signal.SIGTERM)
         try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
+            stop_process(self.proc, timeout)
         finally:
             self.out.close()
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
+
+    def child_pids(self):
+        """PIDs of the main process's children (worker processes and the cgid daemon)."""
+        return proc_children(self.proc.pid)
 
     @staticmethod
     def _read(path):
@@ -320,15 +316,34 @@ def assert_no_tokens_in(text, tokens, where='error log'):
     assert not leaks, 'token bytes found in %s: %s' % (where, leaks[:5])
 
 
-# ---------------------------------------------------------------------------- echo backend
+def check_no_tokens(h):
+    """No token minted in this session appears in h's error log."""
+    assert_no_tokens_in(h.error_log(), MINTED, '%s error log' % h.name)
 
-class _EchoHandler(BaseHTTPRequestHandler):
+
+def stop_then_check(servers, check=check_no_tokens):
+    """Teardown of a server factory: stop every server first (so each log is complete and
+    no server still writes), then check(h) each one's logs."""
+    for h in servers:
+        h.stop()
+    for h in servers:
+        check(h)
+
+
+# ---------------------------------------------------------------------------- backends
+
+class EchoHandler(BaseHTTPRequestHandler):
+    """Answers GET with 200 and JSON {path, headers}: what the backend saw."""
     protocol_version = 'HTTP/1.1'
 
     def log_message(self, *a):
         pass
 
-    def do_GET(self):
+    def record(self):
+        pass
+
+    def _answer(self):
+        self.record()
         body = json.dumps({'path': self.path, 'headers': list(self.headers.items())}).encode()
         self.send_response(200)
         self.send_header('Content-Type', 'application/json')
@@ -336,16 +351,64 @@ class _EchoHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    do_GET = _answer
+
+
+class RecordingHandler(EchoHandler):
+    """An EchoHandler for any method that first appends the request to server.seen."""
+
+    def record(self):
+        n = int(self.headers.get('Content-Length') or 0)
+        if n:
+            self.rfile.read(n)
+        with self.server.lock:
+            self.server.seen.append({'method': self.command, 'path': self.path,
+                                     'headers': list(self.headers.items()), 'time': time.time()})
+
+    do_GET = do_POST = do_HEAD = do_PUT = EchoHandler._answer
+
+
+class Recorder(ThreadingHTTPServer):
+    """An HTTP server on a free port of `host`, serving from a thread of its own until
+    stop(). With RecordingHandler (the default) it records every request in .seen: a
+    proxied backend, or the 'other host' of a redirect."""
+    daemon_threads = True
+
+    def __init__(self, host='127.0.0.1', handler=RecordingHandler):
+        super().__init__((host, 0), handler)
+        self.lock = threading.Lock()
+        self.seen = []
+        self.thread = threading.Thread(target=self.serve_forever, kwargs={'poll_interval': 0.1},
+                                       daemon=True)
+        self.thread.start()
+
+    @property
+    def port(self):
+        return self.server_address[1]
+
+    @property
+    def url(self):
+        return 'http://%s:%d' % self.server_address
+
+    def stop(self):
+        self.shutdown()
+        self.server_close()
+
 
 @pytest.fixture(scope='session')
 def echo_backend():
-    srv = ThreadingHTTPServer(('127.0.0.1', 0), _EchoHandler)
-    srv.daemon_threads = True
-    t = threading.Thread(target=srv.serve_forever, kwargs={'poll_interval': 0.1}, daemon=True)
-    t.start()
-    yield srv.server_address[1]
-    srv.shutdown()
-    srv.server_close()
+    """The port of a header-echo backend shared by the session."""
+    srv = Recorder(handler=EchoHandler)
+    yield srv.port
+    srv.stop()
+
+
+@pytest.fixture
+def rec_backend():
+    """An echo backend of this test's own, which records every request it gets."""
+    srv = Recorder()
+    yield srv
+    srv.stop()
 
 
 # ---------------------------------------------------------------------------- IdPs
@@ -409,10 +472,7 @@ def make_httpd(workdir, request):
         made.append(h)
         return h
     yield make
-    for h in made:
-        h.stop()
-    for h in made:
-        assert_no_tokens_in(h.error_log(), MINTED, '%s error log' % h.name)
+    stop_then_check(made)
 
 
 def base_rules(idp, md='v2', aud=(AUD, AUD_URI), tenant=None):

@@ -21,20 +21,18 @@ import re
 import shutil
 import stat
 import subprocess
-import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 
 import idp as idpmod
-from conftest import (APACHE_BIN, AUD, IS_ROOT, MINTED, REPO, ROLE, Httpd,
-                      assert_no_tokens_in, base_rules, free_port, http_request)
+from conftest import (APACHE_BIN, AUD, CLIENT_MODULE, IS_ROOT, MINTED, MODULE_PATH, ROLE,
+                      Httpd, assert_no_tokens_in, base_rules, free_port, http_request, poll,
+                      stop_then_check)
 
-CLIENT_MODULE = os.path.join(os.environ.get('B2C_MODULE_DIR', REPO), 'mod_b2c_client.so')
 SCOPE = 'api://%s/.default' % AUD
 API_PATH = '/conf/api/testdata'
 
@@ -45,16 +43,6 @@ SECRETS = {idpmod.CLIENT_SECRET}
 
 
 # ------------------------------------------------------------------------------ helpers
-
-def poll(fn, timeout, interval=0.1):
-    """Call fn until it returns truthy or `timeout` seconds pass; returns the last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = fn()
-        if v or time.monotonic() > deadline:
-            return v
-        time.sleep(interval)
-
 
 def echo_json(resp):
     assert resp.status == 200, resp
@@ -186,19 +174,6 @@ class Gateway(Httpd):
     def all_logs(self):
         return self.error_log() + self._read(os.path.join(self.root, 'logs', 'stdout.log'))
 
-    def child_pids(self):
-        """PIDs of the main process's children (worker processes and the cgid daemon)."""
-        out = []
-        for d in os.listdir('/proc'):
-            if d.isdigit():
-                try:
-                    with open('/proc/%s/stat' % d) as f:
-                        if int(f.read().rsplit(')', 1)[1].split()[1]) == self.proc.pid:
-                            out.append(int(d))
-                except (OSError, IndexError, ValueError):
-                    pass
-        return out
-
 
 def check_logs_clean(h, secrets):
     text = h.all_logs() if isinstance(h, Gateway) else h.error_log()
@@ -218,10 +193,7 @@ def make_gateway(workdir, request):
         STARTED.append(g)
         return g
     yield make
-    for g in made:
-        g.stop()
-    for g in made:
-        check_logs_clean(g, SECRETS)
+    stop_then_check(made, lambda g: check_logs_clean(g, SECRETS))
 
 
 def start_api(make_httpd, idp):
@@ -230,38 +202,6 @@ def start_api(make_httpd, idp):
     h.add_location('conf', 'api', base_rules(idp) + ['Require role %s' % ROLE])
     STARTED.append(h)
     return h.start()
-
-
-class _RecordingHandler(BaseHTTPRequestHandler):
-    protocol_version = 'HTTP/1.1'
-
-    def log_message(self, *a):
-        pass
-
-    def do_GET(self):
-        with self.server.lock:
-            self.server.seen.append({'path': self.path, 'headers': list(self.headers.items()),
-                                     'time': time.time()})
-        body = json.dumps({'path': self.path, 'headers': list(self.headers.items())}).encode()
-        self.send_response(200)
-        self.send_header('Content-Type', 'application/json')
-        self.send_header('Content-Length', str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-
-@pytest.fixture
-def rec_backend():
-    """An echo backend of this test's own, which records every request it gets."""
-    srv = ThreadingHTTPServer(('127.0.0.1', 0), _RecordingHandler)
-    srv.daemon_threads = True
-    srv.lock = threading.Lock()
-    srv.seen = []
-    t = threading.Thread(target=srv.serve_forever, kwargs={'poll_interval': 0.1}, daemon=True)
-    t.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
 
 
 # ------------------------------------------------------------------------------ shared gateway
@@ -331,8 +271,7 @@ def gw(workdir, shared_idp, echo_backend):
               '    <Proxy "*">\n        B2CClientToken backend\n    </Proxy>\n'
               '</VirtualHost>' % (g.fwd_port, g.fwd_port))
     # the gateway validates its callers' tokens (mod_b2c_auth) and forwards its own
-    g.add_server('LoadModule b2c_auth_module %s' % os.path.join(
-        os.environ.get('B2C_MODULE_DIR', REPO), 'mod_b2c_auth.so'))
+    g.add_server('LoadModule b2c_auth_module %s' % MODULE_PATH)
     g.proxy_location('/authed/', e + '/authed/',
                      extra=base_rules(idp) + ['Require role %s' % ROLE])
     # not proxied: a static file and a CGI in locations that name a client

@@ -28,12 +28,14 @@ is per process, as before; two tests load shmcb to check that one hanging upstre
 not stall fetches for the others.
 
 Helpers here: FaultServer (a raw-socket http/https server whose answer per endpoint is
-switched at run time: ok, trickle, redirect, raw bytes; TLS: ok, plain, untrusted, stall)
-and Recorder (an HTTP server that records every request: backends and redirect targets).
+switched at run time: ok, trickle, redirect, raw bytes; TLS: ok, plain, untrusted, stall);
+conftest's Recorder (an HTTP server that records every request) plays the backends and
+the redirect targets.
 
 Run: cd /work/main && /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/httpd/test_faults.py
 """
 
+import contextlib
 import http.client
 import json
 import os
@@ -46,12 +48,13 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 import idp as idpmod
-from conftest import APACHE_BIN, AUD, AUD_URI, MINTED, MODULE_PATH, ROLE, assert_no_tokens_in
+from conftest import (APACHE_BIN, AUD, AUD_URI, MINTED, MODULE_PATH, ROLE, Recorder,
+                      assert_no_tokens_in)
+from conftest import poll as _poll
 from test_client import (assert_idp_token, bearer, echo_json,  # noqa: F401 (fixture)
                          make_gateway, token_requests)
 
@@ -62,19 +65,41 @@ CRASH = re.compile(r'Segmentation fault|exit signal|AH00052|double free|AddressS
 # ------------------------------------------------------------------------------ helpers
 
 def poll(fn, timeout, interval=0.2):
-    """Call fn until it returns truthy or `timeout` seconds pass; returns the last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = fn()
-        if v or time.monotonic() > deadline:
-            return v
-        time.sleep(interval)
+    """conftest.poll, every 0.2 s unless told."""
+    return _poll(fn, timeout, interval)
 
 
 def timed(fn, *a, **kw):
     t0 = time.monotonic()
     r = fn(*a, **kw)
     return r, time.monotonic() - t0
+
+
+@contextlib.contextmanager
+def control_requests(fn):
+    """Time fn() (an unrelated request) every 0.1 s in a thread of its own while the
+    with-block runs; yields the list of (status, seconds) it fills. The thread is
+    stopped and joined (bounded) however the block ends."""
+    control, stop = [], threading.Event()
+
+    def watch():
+        while not stop.is_set():
+            r, took = timed(fn)
+            control.append((r.status, took))
+            time.sleep(0.1)
+    t = threading.Thread(target=watch)
+    t.start()
+    try:
+        yield control
+    finally:
+        stop.set()
+        t.join(30)
+
+
+def stop_all(*servers):
+    """Stop each, in order (a fault matrix's servers, IdPs and backends)."""
+    for x in servers:
+        x.stop()
 
 
 def lines_with(text, *needles):
@@ -100,22 +125,9 @@ def proc_status(pid):
     return out
 
 
-def child_pids(h):
-    out = []
-    for d in os.listdir('/proc'):
-        if d.isdigit():
-            try:
-                with open('/proc/%s/stat' % d) as f:
-                    if int(f.read().rsplit(')', 1)[1].split()[1]) == h.proc.pid:
-                        out.append(int(d))
-            except (OSError, IndexError, ValueError):
-                pass
-    return out
-
-
 def memory(h):
     """{pid: {'VmRSS': bytes, 'VmHWM': bytes}} of httpd's children (workers and cgid)."""
-    return {p: proc_status(p) for p in child_pids(h)}
+    return {p: proc_status(p) for p in h.child_pids()}
 
 
 def assert_memory_bounded(before, after, limit):
@@ -131,50 +143,6 @@ def not_200(r):
 
 
 # ------------------------------------------------------------------------------ servers
-
-class _RecHandler(BaseHTTPRequestHandler):
-    protocol_version = 'HTTP/1.1'
-
-    def log_message(self, *a):
-        pass
-
-    def _any(self):
-        n = int(self.headers.get('Content-Length') or 0)
-        if n:
-            self.rfile.read(n)
-        with self.server.lock:
-            self.server.seen.append({'method': self.command, 'path': self.path,
-                                     'headers': list(self.headers.items()), 'time': time.time()})
-        body = json.dumps({'path': self.path, 'headers': list(self.headers.items())}).encode()
-        self.send_response(200)
-        self.send_header('Content-Type', 'application/json')
-        self.send_header('Content-Length', str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    do_GET = do_POST = do_HEAD = do_PUT = _any
-
-
-class Recorder(ThreadingHTTPServer):
-    """Records every request: a proxied backend, or the 'other host' of a redirect."""
-    daemon_threads = True
-
-    def __init__(self, host='127.0.0.1'):
-        super().__init__((host, 0), _RecHandler)
-        self.lock = threading.Lock()
-        self.seen = []
-        self.thread = threading.Thread(target=self.serve_forever, kwargs={'poll_interval': 0.1},
-                                       daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self):
-        return 'http://%s:%d' % self.server_address
-
-    def stop(self):
-        self.shutdown()
-        self.server_close()
-
 
 class FaultServer:
     """A raw-socket identity platform stand-in. `routes` maps a path to an endpoint name;
@@ -337,10 +305,8 @@ def json_answer(obj):
 # ------------------------------------------------------------------------------ fixtures
 
 @pytest.fixture
-def backend():
-    r = Recorder()
-    yield r
-    r.stop()
+def backend(rec_backend):
+    return rec_backend
 
 
 @pytest.fixture
@@ -570,19 +536,10 @@ def auth_matrix(workdir, shared_idp, tls_files):
         assert h.at('conf', 'ok', shared_idp.mint()).status == 200
         env['mem_before'] = memory(h)
         mark = h.log_mark()
-        control, stop = [], threading.Event()
-
-        def watch_control():
-            while not stop.is_set():
-                r, took = timed(h.at, 'conf', 'ok', shared_idp.mint(), timeout=30)
-                control.append((r.status, took))
-                time.sleep(0.1)
-        ct = threading.Thread(target=watch_control)
-        ct.start()
-        with ThreadPoolExecutor(len(ups)) as ex:
-            list(ex.map(lambda up: _auth_outage(h, up, backend), ups.values()))
-        stop.set()
-        ct.join(30)
+        with control_requests(lambda: h.at('conf', 'ok', shared_idp.mint(), timeout=30)) \
+                as control:
+            with ThreadPoolExecutor(len(ups)) as ex:
+                list(ex.map(lambda up: _auth_outage(h, up, backend), ups.values()))
         env['control'] = control
         env['mem_after'] = memory(h)
         env['outage_log'] = h.log_since(mark)
@@ -594,13 +551,7 @@ def auth_matrix(workdir, shared_idp, tls_files):
         env['log'] = h.error_log()
         yield env
     finally:
-        h.stop()
-        for x in servers:
-            x.stop()
-        for i in idps:
-            i.stop()
-        backend.stop()
-        other.stop()
+        stop_all(h, *servers, *idps, backend, other)
     assert_no_tokens_in(h.error_log(), MINTED, 'fault matrix error log')
 
 
@@ -889,19 +840,9 @@ def client_matrix(workdir, tls_files):
         g.start()
         env['mem_before'] = memory(g)
         mark = g.log_mark()
-        control, stop = [], threading.Event()
-
-        def watch_control():
-            while not stop.is_set():
-                r, took = timed(g.get, '/testdata', timeout=30)
-                control.append((r.status, took))
-                time.sleep(0.1)
-        ct = threading.Thread(target=watch_control)
-        ct.start()
-        with ThreadPoolExecutor(len(ups)) as ex:
-            list(ex.map(lambda up: _client_outage(g, up, backend), ups.values()))
-        stop.set()
-        ct.join(30)
+        with control_requests(lambda: g.get('/testdata', timeout=30)) as control:
+            with ThreadPoolExecutor(len(ups)) as ex:
+                list(ex.map(lambda up: _client_outage(g, up, backend), ups.values()))
         env['control'] = control
         env['mem_after'] = memory(g)
         env['outage_log'] = poll(lambda: g.log_since(mark) if all(
@@ -916,13 +857,7 @@ def client_matrix(workdir, tls_files):
             list(ex.map(lambda up: _client_recover(g, up, backend), ups.values()))
         yield env
     finally:
-        g.stop()
-        for x in servers:
-            x.stop()
-        for i in idps:
-            i.stop()
-        backend.stop()
-        other.stop()
+        stop_all(g, *servers, *idps, backend, other)
     check_logs_clean(g, SECRETS)
 
 

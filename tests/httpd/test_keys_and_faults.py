@@ -8,6 +8,7 @@ import pytest
 import idp as idpmod
 
 from conftest import AUD, HTTPD_PROCS, ROLE, base_rules
+from conftest import poll as _poll
 from test_auth import assert_invalid_token, assert_ok
 
 RULES = lambda i, *extra: base_rules(i) + list(extra) + ['Require role %s' % ROLE]
@@ -20,13 +21,8 @@ def one_site(make_httpd, idp, mode='conf', server_extra='', rules=None):
 
 
 def poll(fn, timeout=10, interval=0.1):
-    """Call fn until it returns truthy or timeout; returns the last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = fn()
-        if v or time.monotonic() > deadline:
-            return v
-        time.sleep(interval)
+    """conftest.poll, 10 s unless told."""
+    return _poll(fn, timeout, interval)
 
 
 def wait_out_fresh_keys(interval=1):

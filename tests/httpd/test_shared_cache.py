@@ -17,7 +17,6 @@ import hashlib
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import threading
@@ -28,10 +27,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 import idp as idpmod
-from conftest import (AUD, IS_ROOT, MINTED, REPO, ROLE, Httpd, RecordingIdP,
-                      assert_no_tokens_in, base_rules, free_port, http_request)
+from conftest import (AUD, CLIENT_MODULE, IS_ROOT, ROLE, Httpd, RecordingIdP, base_rules,
+                      check_no_tokens, free_port, http_request, poll, stop_process,
+                      stop_then_check)
 
-CLIENT_MODULE = os.path.join(os.environ.get('B2C_MODULE_DIR', REPO), 'mod_b2c_client.so')
 PROCS = 3
 THREADS, PER_THREAD = 16, 50
 SCOPE = 'api://%s/.default' % AUD
@@ -44,16 +43,6 @@ CRASH = re.compile(r'exit signal|Segmentation fault|AH00052|AH00051|double free|
 
 
 # ----------------------------------------------------------------------------- helpers
-
-def poll(fn, timeout, interval=0.1):
-    """Call fn until it returns truthy or `timeout` seconds pass; returns the last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = fn()
-        if v or time.monotonic() > deadline:
-            return v
-        time.sleep(interval)
-
 
 def pids_of(log, logno):
     """PIDs of the processes that wrote a B2C<logno> line."""
@@ -159,18 +148,28 @@ class _RespReader:
         raise RuntimeError('bad RESP reply %r' % line)
 
 
-class Redis:
-    """A redis-server of our own on a free loopback port (no persistence)."""
+class _CacheServer:
+    """A cache server of our own on a free loopback port, stopped by its PID."""
 
-    def __init__(self, parent):
-        self.dir = os.path.join(parent, 'redis-%s' % uuid.uuid4().hex[:8])
-        os.makedirs(self.dir)
+    def __init__(self):
         self.port = free_port()
         self.proc = None
 
     @property
     def spec(self):
         return '127.0.0.1:%d' % self.port
+
+    def stop(self, timeout=10):
+        stop_process(self.proc, timeout)
+
+
+class Redis(_CacheServer):
+    """A redis-server of our own on a free loopback port (no persistence)."""
+
+    def __init__(self, parent):
+        super().__init__()
+        self.dir = os.path.join(parent, 'redis-%s' % uuid.uuid4().hex[:8])
+        os.makedirs(self.dir)
 
     def start(self, timeout=10):
         self.log = open(os.path.join(self.dir, 'redis.log'), 'ab')
@@ -190,13 +189,7 @@ class Redis:
             return False
 
     def stop(self, timeout=10):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        super().stop(timeout)
         if self.proc:
             self.log.close()
 
@@ -239,14 +232,8 @@ def redis_key(key, namespace='b2c_auth'):
     return (namespace + ':' + hashlib.sha256(key.encode()).hexdigest()).encode()
 
 
-class Memcached:
-    def __init__(self):
-        self.port = free_port()
-        self.proc = None
-
-    @property
-    def spec(self):
-        return '127.0.0.1:%d' % self.port
+class Memcached(_CacheServer):
+    """A memcached of our own on a free loopback port."""
 
     def start(self, timeout=10):
         args = [MEMCACHED_BIN, '-l', '127.0.0.1', '-p', str(self.port), '-U', '0', '-m', '64']
@@ -265,15 +252,6 @@ class Memcached:
         assert poll(lambda: self.proc.poll() is None and up(), timeout), \
             'memcached did not start on %d (rc %s)' % (self.port, self.proc.poll())
         return self
-
-    def stop(self, timeout=10):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
 
 
 _UNPUBLISHED = []
@@ -370,12 +348,13 @@ def make_server(workdir, request):
         made.append(h)
         return h
     yield make
-    for h in made:
-        h.stop()
-    for h in made:
-        assert_no_tokens_in(h.error_log(), MINTED, '%s error log' % h.name)
-        assert not crashes(h), '%s: %s' % (h.name, crashes(h)[:5])
-        assert idpmod.CLIENT_SECRET not in h.error_log() + h.stdout()
+    stop_then_check(made, check_server_logs)
+
+
+def check_server_logs(h):
+    check_no_tokens(h)
+    assert not crashes(h), '%s: %s' % (h.name, crashes(h)[:5])
+    assert idpmod.CLIENT_SECRET not in h.error_log() + h.stdout()
 
 
 def mixed_job(idp, tokens, gateway=True):

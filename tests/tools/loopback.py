@@ -1,9 +1,13 @@
-"""Small helpers shared by the load tools (bench/bench.py, tests/soak/soak.py):
-logging to stderr, free loopback ports, and the children of an httpd by /proc."""
+"""Small helpers shared by the load tools (bench/bench.py, tests/soak/soak.py) and the
+httpd suites (tests/httpd/conftest.py re-exports them): logging to stderr, free loopback
+ports, bounded polling, the children of an httpd by /proc, and stopping a child process."""
 
 import os
+import signal
 import socket
+import subprocess
 import sys
+import time
 
 
 def log(msg):
@@ -15,6 +19,16 @@ def free_port():
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
         return s.getsockname()[1]
+
+
+def poll(fn, timeout, interval=0.1):
+    """Call fn until it returns truthy or `timeout` seconds pass; returns the last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = fn()
+        if v or time.monotonic() > deadline:
+            return v
+        time.sleep(interval)
 
 
 def proc_children(pid):
@@ -31,3 +45,16 @@ def proc_children(pid):
         except (OSError, ValueError, IndexError):
             pass
     return sorted(out)
+
+
+def stop_process(proc, timeout=10):
+    """Stop a child we started (a Popen): SIGTERM, then SIGKILL if it is still there
+    after `timeout` seconds. Nothing to do when it never started or already exited."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
