@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Side-by-side benchmark: plain httpd, mod_b2c_auth and (when Debian's packages are
 installed) mod_auth_openidc and mod_oauth2 doing the same job; and a mod_b2c_client
 gateway against a plain mod_proxy gateway with a static bearer header.

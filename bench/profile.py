@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Profile mod_b2c_auth's hot path: one httpd process (-X) under valgrind --tool=callgrind,
 collecting only inside ap_process_[async_]request (start-up and connection handling are left
 out), for N requests with one valid token (default 500) or with N distinct tokens (--cold),

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: Apache-2.0
 -- wrk script for bench/bench.py.
 --
 -- Env BENCH_TOKENS=FILE (one token a line): every request carries the next

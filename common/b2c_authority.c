@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* MSAL-style authority URLs and the token endpoint they stand for
  * (see b2c_authority.h). */
 #include "b2c_authority.h"

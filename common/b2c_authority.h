@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* MSAL-style authority URLs: which token endpoint an authority stands
  * for, or that it is a discovery document to fetch first. */
 #ifndef B2C_AUTHORITY_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Retry and expiry arithmetic for token requests: Retry-After, the
  * backoff between failed attempts, and when a token is refreshed and
  * until when it is used. Pure functions of their arguments (the clock is

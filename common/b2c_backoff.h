@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Retry and expiry arithmetic for token requests: Retry-After, the backoff
  * between failed attempts, and when to refresh and stop using a token.
  * Pure functions: the clock and the randomness are passed in. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The Authorization header of a bearer-token request (RFC 6750 §2.1):
  * find the one token, or say why there is none. Moved out of
  * mod_b2c_auth's find_token so it can be unit-tested and fuzzed. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The Authorization request header of a bearer-token request (RFC 6750
  * §2.1). Pure string handling: no httpd headers, no allocation. */
 #ifndef B2C_BEARER_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Shared-cache entry format (see b2c_cache_entry.h). */
 #include "b2c_cache_entry.h"
 #include "b2c_util.h"

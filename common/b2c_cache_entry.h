@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The byte format of shared-cache entries: versioned, typed, line-based,
  * so a format change or another kind of entry is never misread, and a
  * malformed entry yields "not found", never a crash. (Well-formed entries

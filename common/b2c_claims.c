@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Reading claims for authorization (Require role/scope/claim) and for
  * export to the application (REMOTE_USER, environment, headers). Matching
  * is exact and case-sensitive; exported text can never split a header. */

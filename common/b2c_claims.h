@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Reading claims for authorization and for export to the application.
  * jansson + APR only. All matching is exact and case-sensitive. */
 #ifndef B2C_CLAIMS_H

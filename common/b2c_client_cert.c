@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A certificate credential for the token client, as MSAL's WithCertificate
  * uses it: load the PEM certificate and RSA key, and sign the RFC 7523
  * client assertion with them. Errors name the file at fault, never key

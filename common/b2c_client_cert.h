@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The certificate credential of the token client (what MSAL's
  * WithCertificate uses) and the private_key_jwt client assertion it signs
  * (RFC 7523). No httpd headers. */

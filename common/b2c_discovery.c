@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* OpenID Connect discovery documents (OpenID Connect Discovery 1.0 §3):
  * pull out the few members we use, copied into the caller's pool, and let
  * the (possibly large) JSON document go. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* OpenID Connect discovery documents (OpenID Connect Discovery 1.0 §3). */
 #ifndef B2C_DISCOVERY_H
 #define B2C_DISCOVERY_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Bounded HTTP exchanges with libcurl for metadata, key sets and token
  * requests. Every transfer has a total timeout and a body cap, follows no
  * redirects and speaks only http/https, so a hostile or broken identity

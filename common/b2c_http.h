@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Bounded HTTP fetches with libcurl, for metadata, key sets and token
  * requests. No httpd headers. Every call is synchronous and bounded by a
  * total timeout and a body-size limit; redirects are never followed. */

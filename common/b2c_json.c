@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Hostile-input JSON parsing on top of jansson: one object per document,
  * no duplicate members (which a signer and a verifier might read
  * differently), no NULs, bounded size; references tied to a pool. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Hostile-input JSON parsing on top of jansson. No httpd headers. */
 #ifndef B2C_JSON_H
 #define B2C_JSON_H

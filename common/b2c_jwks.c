@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* JSON Web Key Sets (RFC 7517/7518): turn a JWKS document into verified
  * OpenSSL public keys, skipping keys we cannot or must not use so that one
  * odd key never takes the whole set down. Only n/e and crv/x/y are read:

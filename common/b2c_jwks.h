@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* JSON Web Keys and key sets (RFC 7517/7518): parse, look up by kid.
  * APR + OpenSSL + jansson; no httpd headers. */
 #ifndef B2C_JWKS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Compact JWS parsing and signature verification (RFC 7515/7518/7519).
  * Only asymmetric algorithms exist here: "none" and HMAC have no bit, so a
  * public key can never be used as an HMAC secret. The key type is checked

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Compact JWS parsing and signature verification (RFC 7515/7518/7519).
  * APR + OpenSSL + jansson; no httpd headers. */
 #ifndef B2C_JWT_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fetching one URL's keys (see b2c_key_fetch.h). */
 #include "b2c_key_fetch.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fetching a metadata URL's keys: the discovery document, then the JWKS
  * it names (on the same origin when the metadata URL came from .htaccess),
  * with size caps and the fetch timeout. Pure core (libcurl behind

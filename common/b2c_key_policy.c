@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The key store's decisions (see b2c_key_policy.h). Called on every
  * request with keys (usable, fresh): no allocation, no lock. */
 #include "b2c_key_policy.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The key store's decisions, as pure functions of a small state, the
  * configured intervals and "now": when keys are fresh, usable (stale
  * period), due for the watchdog, retried after a failure, refreshed on an

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Sealing with an operator key ring (see b2c_seal.h). */
 #include "b2c_seal.h"
 #include "b2c_util.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Sealing with an operator key ring: AES-256-GCM over bytes that leave
  * httpd's memory (redis/memcache entries, state files on disk), bound to
  * the name they are stored under. Pure: APR + OpenSSL, no httpd headers.

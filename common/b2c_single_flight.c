@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The single-flight protocol (see b2c_single_flight.h). The holder
  * publishes before it drops the lease, so once the lease is gone one more
  * look finds its result if it had one; a holder that died leaves a lease

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Single flight across processes and servers: one of them does a piece of
  * work (fetch keys for a URL, a token for a client) and publishes the
  * result in the shared cache; the others adopt it. The protocol (look,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Keys and client-token entries (see b2c_state_entry.h). */
 #include "b2c_state_entry.h"
 #include "b2c_cache_entry.h"

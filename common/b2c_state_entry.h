@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The two kinds of last-good state, as b2c_cache_entry bytes (one entry
  * format for the shared cache and the state files): the keys of one
  * metadata URL ("keys": fetched, URL, issuer, JWKS) and a client's token

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Sealed state files: atomic write, careful read (see b2c_state_file.h). */
 #include "b2c_state_file.h"
 #include "b2c_util.h"

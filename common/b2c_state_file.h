@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Last-good state on disk: one sealed file per piece of state (the keys of
  * a metadata URL, a client's token) in a state directory, written
  * atomically and read with care. Pure file I/O (POSIX) + b2c_seal; no

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Validated-token cache (see b2c_token_cache.h).
  *
  * Entries are compared on the whole token and context, so the hash only

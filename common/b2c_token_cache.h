@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Per-process cache of validated tokens: (validation context, token) →
  * verdict (the claims and their rendered export), until the token expires.
  * A repeated token then costs a short hash, one memcmp and a lock of one of

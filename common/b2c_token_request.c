@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* One client-credentials token request (RFC 6749 §4.4) as MSAL's
  * AcquireTokenForClient makes it: the form with the client's
  * authentication, the answer and its errors, and the attempt itself.

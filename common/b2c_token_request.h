@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* One OAuth 2.0 client-credentials token request (RFC 6749 §4.4) the way
  * MSAL's AcquireTokenForClient makes it against the Microsoft identity
  * platform: the request form, client authentication (secret in the body or

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* http(s) URL parsing and comparison on apr_uri_parse (see b2c_url.h). */
 #include "b2c_url.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The one place http(s) URLs are checked: a parse on apr_uri_parse with
  * the scheme compared case-insensitively (as libcurl does), a host
  * required, and the few questions callers ask of a URL (is it https, do

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Small helpers shared by the core: strict base64url and SHA-256.
  * Tokens and keys arrive as base64url; being strict here means one byte
  * string has exactly one encoding, so nothing downstream can be fooled by

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Small helpers shared by the core: base64url, constant-time compare, hashing.
  * APR + OpenSSL only; no httpd headers. */
 #ifndef B2C_UTIL_H

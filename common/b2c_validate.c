@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* "Is this token valid for this configuration at this time?" Every check
  * runs in a fixed order and the first failure is the verdict, so logs and
  * error responses are predictable. Pure: the clock and keys come in. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* "Is this token valid for this configuration at this time?" — the whole
  * decision, pure: no httpd, no network, the clock passed in. */
 #ifndef B2C_VALIDATE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Shared cache over httpd's socache providers (see b2c_shared_cache.h).
  * Providers flagged not multi-process safe (shmcb) are only called under
  * the global mutex; redis and memcache are called directly. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The shared cache both modules use: an httpd socache provider (shmcb on
  * one machine, redis or memcache for a fleet) plus a global mutex for
  * single-flight work among the processes of one machine. httpd glue shared

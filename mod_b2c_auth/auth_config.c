@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Directives of mod_b2c_auth: parsing, merging, and the checks that turn
  * configuration mistakes into startup errors (apachectl -t) rather than
  * requests that slip through. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Directives of mod_b2c_auth and their checks. */
 #ifndef B2C_AUTH_CONFIG_H
 #define B2C_AUTH_CONFIG_H

@@ -1,7 +1,9 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The per-request state of mod_b2c_auth (see auth_request.h). */
 #include "mod_b2c_auth.h"
 
 #include <http_config.h>
+#include <http_core.h>
 
 b2c_auth_request_t *b2c_auth_request_get(request_rec *r, int create)
 {
@@ -26,4 +28,10 @@ b2c_auth_request_t *b2c_auth_request_get(request_rec *r, int create)
         ap_set_module_config(r->request_config, &b2c_auth_module, st);
     }
     return st;
+}
+
+int b2c_auth_is_bearer_request(request_rec *r)
+{
+    const char *type = ap_auth_type(r);
+    return type && !strcasecmp(type, B2C_AUTH_TYPE);
 }

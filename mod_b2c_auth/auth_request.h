@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The per-request state of mod_b2c_auth: what authentication found, kept
  * in the request's module config for authorization, the challenge and the
  * fixups. In a file of its own so that authz_providers.c and
@@ -32,5 +33,8 @@ typedef struct {
  * sub-request or internal redirect finds its parent's state when it
  * runs under the same per-directory configuration. */
 b2c_auth_request_t *b2c_auth_request_get(request_rec *r, int create);
+
+/* Is r under AuthType Bearer (ours to authenticate)? */
+int b2c_auth_is_bearer_request(request_rec *r);
 
 #endif

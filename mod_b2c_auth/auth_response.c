@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* RFC 6750 §3 responses. mod_authz_core answers a denied, authenticated
  * user with 401 and calls ap_note_auth_failure() (unless
  * AuthzSendForbiddenOnFailure is on, when it answers 403 itself). We write

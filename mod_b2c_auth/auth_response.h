@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* RFC 6750 answers: the WWW-Authenticate challenge for each outcome, and
  * turning httpd's 401 for an authorization failure into a 403. */
 #ifndef B2C_AUTH_RESPONSE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Require providers: `role`, `scope` and `b2c-claim`. Each is an
  * authz_provider, so <RequireAll>/<RequireAny> and AuthzSendForbiddenOnFailure
  * work as with httpd's own providers. The claims come parsed from

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Metadata and key store (see key_store.h).
  *
  * Locks: store->lock guards the table, the entries' fields and reference

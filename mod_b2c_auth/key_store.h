@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Store of identity platform metadata and signing keys, keyed by metadata
  * URL: one generation per process, shared with the machine's other
  * processes (and a fleet's servers) through the shared cache, fetched by

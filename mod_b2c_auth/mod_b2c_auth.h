@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Shared declarations of the mod_b2c_auth glue: configuration records, the
  * per-request state passed from authentication to authorization, and the
  * module record. The validation logic itself lives in common/. */

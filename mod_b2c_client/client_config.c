@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Directives of mod_b2c_client. Client definitions are read, and their
  * secrets resolved, while httpd parses its configuration as root, so a
  * secret file can be readable by root only and a mistake (missing file,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Directives of mod_b2c_client: <B2CClient> sections (server config only,
  * secrets never in .htaccess) and the per-location B2CClientToken. */
 #ifndef B2C_CLIENT_CONFIG_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Per-process client token state (see client_tokens.h). Each client has a
  * state lock, held only to read or swap fields, and a fetch lock that
  * serialises token requests, so that a burst of first requests makes one

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Per-process client tokens: obtained on first need or ahead of time by a
  * background refresher, reused until shortly before expiry, retried with
  * backoff, and never fetched by more than one thread of a process at once. */

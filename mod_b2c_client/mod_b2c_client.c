@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_b2c_client: httpd glue of the client-credentials token client. For
  * requests that mod_proxy is about to forward from a location naming a
  * <B2CClient>, the fixups hook puts "Bearer <token>" in the request headers

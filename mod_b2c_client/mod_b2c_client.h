@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Shared declarations of the mod_b2c_client glue: named client definitions
  * (server config), per-location settings, and the per-process token state.
  * Token requests themselves are common/b2c_token_request.c. */

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The httpd integration suite against modules built with ASan + UBSan, then a
 # valgrind memcheck of both modules in a single-process httpd.
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Build the Check unit tests of common/ with ASan + UBSan (clang,
 # ./configure --enable-sanitizers) and run them in-process (CK_FORK=no)
 # with leak detection. The source tree is configured in-tree, so this works

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Keep the directive tables, the docs and the sample configs in step.
 
 For every module directory mod_b2c_*/ at the top of the repository:

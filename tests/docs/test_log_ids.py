@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Every error-log id is defined once, used once and documented.
 
 - B2CLOGNO is #defined in exactly one header (common/b2c_logno.h);

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Release metadata agrees with itself: the version is written once (AC_INIT
 in configure.ac) and debian/changelog and NEWS follow it; the licence is
 stated in LICENSE and debian/copyright. make dist checks the same (dist-hook,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzz target: MSAL-style authority URLs (b2c_authority_token_endpoint)
  * and Retry-After values (b2c_retry_after_seconds), both on the input as
  * one string (cut at a NUL). Inputs of 40 bytes or more also drive the

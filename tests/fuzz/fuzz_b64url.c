@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzz target: strict base64url (b2c_b64url_decode / _encode).
  * Properties: one byte string has exactly one accepted encoding, so a
  * decoded input re-encodes to itself; any bytes survive encode+decode. */

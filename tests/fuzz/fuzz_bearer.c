@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzz target: the Authorization header parser (b2c_bearer_parse),
  * checked against a second, deliberately naive reading of the same rule:
  *   *( SP / HTAB ) "Bearer" 1*SP b64token end     → OK

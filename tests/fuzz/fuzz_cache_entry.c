@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzz target: shared-cache entries (b2c_cache_entry_unpack / _pack,
  * b2c_cache_parse_int). A redis or memcache server shared by a fleet is
  * one more source of hostile bytes: whatever it returns must unpack to

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzz target: claim reading for authorization and export (b2c_claims_*)
  * on a fuzzed claims object, parsed the way tokens are (b2c_json). */
 #include "fuzz_common.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Shared scaffolding of the libFuzzer targets; see fuzz_common.h.
  *
  * APR pools carve small allocations out of 8 KB blocks, which hides

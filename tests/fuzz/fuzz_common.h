@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Shared scaffolding of the libFuzzer targets in tests/fuzz/: APR set up
  * once, one pool per input (destroyed before returning, so LeakSanitizer
  * sees every allocation released), and a check that aborts loudly. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzz target: OpenID Connect discovery documents (b2c_discovery_parse). */
 #include "fuzz_common.h"
 #include "b2c_discovery.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzz target: hostile-input JSON (b2c_json_parse_object) and the member
  * readers b2c_json_string / b2c_json_numeric_date on what it accepts. */
 #include "fuzz_common.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzz target: JWKS documents (b2c_jwks_parse, b2c_jwks_find_key), and
  * every accepted key against b2c_jwt_verify_signature with a few fixed
  * tokens, so fuzzed keys meet the key-type / size / curve checks. */

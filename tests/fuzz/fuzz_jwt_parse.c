@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzz target: compact JWS parsing (b2c_jwt_parse), then signature
  * verification of what parses against each key of the fixed set. */
 #include "fuzz_common.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fixed keys, parameters and signing for the token targets; see
  * fuzz_keys.h. The private halves come from fuzz_keys_data.h (test keys,
  * published on purpose); the code under test only ever sees the public

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The fixed key set, validation parameters and token signing shared by
  * fuzz_validate, fuzz_jwt_parse and mkseeds (the seed generator). */
 #ifndef B2C_FUZZ_KEYS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fixed key pairs of the fuzz targets, as private JWKs (RFC 7518 §6).
  * TEST KEYS ONLY: generated for tests/fuzz and published with it; they
  * sign the seed tokens in corpus/validate and corpus/jwt_parse (made by

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzz target: sealed blobs (b2c_seal_open) and the state payloads
  * (b2c_keys_entry_unpack, b2c_ctoken_entry_unpack). A redis or memcache
  * server, or a state directory, is a source of hostile bytes: whatever it

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The fixed seal keys and context of the seal fuzz target, shared with
  * mkseeds.c (which seals the blob seeds of corpus/seal with them). Test
  * secrets, published on purpose: nothing may trust them. */

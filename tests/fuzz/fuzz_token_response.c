@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzz target: token endpoint answers (b2c_token_response_parse).
  * Input: "STATUS\nRETRY-AFTER\nBODY" — STATUS up to 6 characters read with
  * strtol (so "-1", "0", "200", "429" ...), RETRY-AFTER the header value

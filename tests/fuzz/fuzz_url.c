@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzz target: the http(s) URL helper (b2c_url_parse, b2c_url_is_http/
  * is_https, b2c_url_same_origin). The input is a URL, cut at a NUL; from
  * a first '\n' on it is two URLs for the origin comparison. Checked: an

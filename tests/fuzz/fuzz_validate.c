@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzz target: whole-token validation (b2c_validate_token) against the
  * fixed key set and parameters of fuzz_keys.h, at a fixed clock, then what
  * mod_b2c_auth does with the claims of a valid token.

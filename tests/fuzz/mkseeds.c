@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Writes the token seeds of corpus/validate and corpus/jwt_parse (and one
  * header of corpus/bearer, and the sealed blobs of corpus/seal): real-shaped tokens signed by the fixed keys of
  * fuzz_keys.h, and the usual attacks. Only needed when the keys or these

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Build and run the libFuzzer targets of common/ (ASan + UBSan + LSan).
 #
 #   tests/fuzz/run.sh [SECONDS_PER_TARGET] [TARGET...]

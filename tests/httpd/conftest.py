@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Fixtures for the mod_b2c_auth integration suite: a real httpd on loopback, the test
 identity platform (tests/idp/idp.py) and a header-echo backend. The helpers the test
 files share live here too (poll, free_port, Recorder, stop_then_check...); what the load

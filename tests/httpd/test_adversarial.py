@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Adversarial bearer tokens and Authorization headers against mod_b2c_auth (issue part 3).
 
 Written from the JWT attack literature: RFC 8725 (JWT BCP), the `none` and

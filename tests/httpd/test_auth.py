@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """mod_b2c_auth against a real httpd (shared instance, stateless checks).
 
 Each rule of notes/auth-spec.md is exercised with the rules in a <Directory> of httpd.conf

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """mod_b2c_client end to end, with real servers on loopback:
 
     caller --> gateway httpd (mod_proxy + mod_b2c_client) --> API httpd (mod_b2c_auth,

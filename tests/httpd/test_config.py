@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Configuration errors caught by `apache2 -t` (and the good config passing it)."""
 
 import pytest

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Fault injection against real servers on loopback (issue part 4), for mod_b2c_auth (metadata
 and JWKS fetches) and mod_b2c_client (token requests).
 

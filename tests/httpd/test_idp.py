@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Self-tests of the test identity platform (tests/idp/idp.py); no httpd needed."""
 
 import base64

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """mod_b2c_auth with its own httpd and IdP per test: key rotation, unknown-kid floods,
 identity platform outages, and the shared-hosting guard without an allow-list."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The shared cache (B2CAuthCache, B2CClientCache): keys, token verdicts and client tokens
 shared by the processes of one httpd (shmcb) and by a fleet of httpds (a real redis-server or
 memcached on loopback, started and stopped by these tests by PID, never the system services).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The version both modules report: a startup line in the error log (always),
 and a component of httpd's version string (Server header, server-status) only
 when B2CAuthServerTokens / B2CClientServerTokens say On. The version comes

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Runs last (file order): token bytes never reach the shared httpd's logs."""
 
 from conftest import MINTED, assert_no_tokens_in

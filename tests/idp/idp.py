@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Test identity platform: a loopback stand-in for the Microsoft identity platform.
 
 Speaks enough of Microsoft Entra ID / Azure AD B2C for mod_b2c_auth and mod_b2c_client

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # End-to-end check of the Debian packages against Debian's stock apache2, as
 # an operator would use them (run as root on a machine whose stock apache2 is
 # stopped; CI runs it after ./dev deb):

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """valgrind memcheck of both modules in a real httpd: one API httpd (mod_b2c_auth) and
 one gateway httpd (mod_b2c_client -> the API), each a single process (`apache2 -X`)
 under valgrind, serve a scripted mix of requests and are then stopped cleanly (SIGTERM).

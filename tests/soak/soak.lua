@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: Apache-2.0
 -- wrk script for tests/soak/soak.py: a bounded, mixed request stream.
 --
 -- Env:  SOAK_MODE   api | gw

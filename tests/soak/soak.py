@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Soak test: a bounded stream of mixed requests through both modules, watching the
 resident memory of every httpd child.
 

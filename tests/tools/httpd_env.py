@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Where the test servers come from, for the httpd suites (tests/httpd/conftest.py), the
 benchmark (bench/bench.py) and the soak (tests/soak/soak.py): the httpd binary, its
 module folder, the modules under test and whether we run as root (then httpd's children

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Small helpers shared by the load tools (bench/bench.py, tests/soak/soak.py) and the
 httpd suites (tests/httpd/conftest.py re-exports them): logging to stderr, free loopback
 ports, bounded polling, the children of an httpd by /proc, and stopping a child process."""

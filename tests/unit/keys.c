@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Test key material made at run time: RSA and EC key pairs, their public
  * JWKs, and compact JWS tokens signed with them (RS/PS/ES, and HS256 to
  * prove it is refused). Fixtures only; the code under test never sees a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests: the retry and expiry arithmetic of the token client
  * (b2c_backoff) and MSAL-style authority URLs (b2c_authority). */
 #include "unit.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests: the Authorization header parser (b2c_bearer), RFC 6750 §2.1. */
 #include "unit.h"
 #include "b2c_bearer.h"

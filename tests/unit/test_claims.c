@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests: claim helpers for authorization and export (b2c_claims). */
 #include "unit.h"
 

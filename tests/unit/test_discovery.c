@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests: OpenID Connect discovery documents (b2c_discovery), real and
  * malformed. */
 #include "unit.h"

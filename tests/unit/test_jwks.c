@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests: JWKS parsing (b2c_jwks) against the real Entra and Google
  * documents in tests/data and against generated keys. */
 #include "unit.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests: compact JWS parsing and signature verification (b2c_jwt). */
 #include "unit.h"
 #include "b2c_jwt.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests: the key store's decisions (common/b2c_key_policy.c) with the
  * clock passed in: refresh schedule and the watchdog's window, the stale
  * period, the unknown-kid window and interval, the retry pause and which

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Runs every unit-test suite of common/ in one Check runner. Keys are
  * generated once here, before Check forks per test. */
 #include "unit.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests: sealing with a key ring (b2c_seal): round trips, every bit
  * flip and truncation refused, contexts and keys bound, key rotation, key
  * files checked with messages that name the file but never its content. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests: the single-flight protocol (common/b2c_single_flight.c) with
  * a fake shared cache and a fake clock. A script says what "another
  * process" does while we wait: publish a value, drop its lease, or publish

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests: last-good state files (b2c_state_file) in a temp directory,
  * and the keys / client-token payloads (b2c_state_entry). The tests run as
  * root here, so a read-only directory does not stop a write: a failed

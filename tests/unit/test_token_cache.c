@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests: mod_b2c_auth's validated-token cache
  * (common/b2c_token_cache.c), which is httpd-free: hits need the whole
  * token and the same context, expiry and capacity hold, and a verdict

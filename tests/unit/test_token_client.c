@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests: client-credentials token requests (b2c_token_client): the
  * form and client authentication, certificates and client assertions
  * (files made at run time in a temporary directory), Entra's answers and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests: the one http(s) URL helper (b2c_url): schemes in any case,
  * ports, IPv6 literals, user info, queries and fragments, and origin
  * equality with default ports. */

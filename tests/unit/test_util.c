@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests: strict base64url (b2c_util) and hostile-input JSON (b2c_json). */
 #include "unit.h"
 #include "b2c_cache_entry.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests: the whole token decision (b2c_validate) — order of checks,
  * issuer/audience/time rules, Microsoft specifics (nonce, key issuer). */
 #include "unit.h"

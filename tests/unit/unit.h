@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Shared declarations for the Check unit tests of common/: one suite per
  * test_*.c, plus run-time key generation and token signing (keys.c) so no
  * test needs the network, fixed key files or the wall clock. */
