@@ -32,6 +32,9 @@ typedef struct {
      * scheme://host:port, so the document cannot point our fetches at
      * another host (the allow-list vetted only the metadata URL). */
     int jwks_same_origin;
+    /* With jwks_same_origin: fetches refuse internal addresses (after DNS)
+     * except these numeric ones, named by B2CAuthMetadataAllow. */
+    const apr_array_header_t *allowed_addrs;
 } b2c_key_store_options_t;
 
 /* cache may be NULL (per-process only). background: a watchdog thread
