@@ -1166,3 +1166,127 @@ def test_i11_world_readable_secret_file_warns(shared_idp, workdir, name):
     assert rc == 0, out
     assert ('B2C02009' in out) == warns, out
     assert 'not-the-real-secret' not in out
+
+
+# ===== issue 11 findings 4, 6, 10: trust options, guard, secret echoes
+
+from conftest import RecordingIdP             # noqa: E402
+
+
+@pytest.fixture(scope='module')
+def i11_tls(workdir):
+    """An https IdP (its own CA) and a second CA that did not sign its certificate."""
+    good, other = os.path.join(workdir, 'i11-ca-good'), os.path.join(workdir, 'i11-ca-other')
+    os.makedirs(good)
+    os.makedirs(other)
+    ca, cert, key = idpmod.make_tls_files(good)
+    wrong_ca = idpmod.make_tls_files(other)[0]
+    i = RecordingIdP(tls=(cert, key)).start()
+    yield i, ca, wrong_ca
+    i.stop()
+
+
+def i11_two_vhosts(workdir, i, name, cache, ca_a, ca_b):
+    """Vhost A (h.vport) trusts ca_a; B, the main server (h.port), trusts ca_b (None: the
+    system store; a vhost inherits the main server's CA, so B is the main one). Both protect
+    /conf/api/ with the same metadata URL."""
+    h = I11Httpd(workdir, name, server_extra='B2CAuthCache %s\nB2CAuthFetchTimeout 3%s' % (
+        cache, '\nB2CAuthCACertificate %s' % ca_b if ca_b else ''))
+    h.add_location('conf', 'api', base_rules(i) + ['Require valid-user'])
+    h.vport = free_port()
+    h.add_raw('Listen 127.0.0.1:{p}\n<VirtualHost 127.0.0.1:{p}>\n    DocumentRoot "{r}/htdocs"\n'
+              '    B2CAuthCACertificate {ca}\n</VirtualHost>'.format(p=h.vport, r=h.root, ca=ca_a))
+    return h.start()
+
+
+def i11_vhost_get(port, tok):
+    return http_request(port, '/conf/api/testdata', headers={'Authorization': 'Bearer ' + tok})
+
+
+I11_VHOST_TRUST = {
+    # name: (B2CAuthCache, which vhost asks first, B's CA: 'none' system store or 'wrong')
+    'shmcb_good_first_then_untrusting': ('shmcb', 'a', 'none'),
+    'none_good_first_then_untrusting': ('none', 'a', 'none'),
+    'shmcb_untrusting_first_then_good': ('shmcb', 'b', 'none'),
+    'none_untrusting_first_then_good': ('none', 'b', 'none'),
+    'shmcb_good_first_then_wrong_ca': ('shmcb', 'a', 'wrong'),
+    'none_wrong_ca_first_then_good': ('none', 'b', 'wrong'),
+}
+
+
+@pytest.mark.parametrize('name', sorted(I11_VHOST_TRUST))
+def test_i11_vhost_trust_options_do_not_leak(i11_tls, workdir, name):
+    """finding 4: one vhost's keys (fetched under its CA) never serve a vhost whose own fetch
+    fails, and one vhost's failed fetch never puts another in its retry pause."""
+    i, ca, wrong = i11_tls
+    cache, first, b_ca = I11_VHOST_TRUST[name]
+    h = i11_two_vhosts(workdir, i, 'i11-vh-' + name, cache, ca, wrong if b_ca == 'wrong' else None)
+    try:
+        tok = i.mint()
+        SENT.append(tok)
+        order = [('a', h.vport), ('b', h.port)]
+        if first == 'b':
+            order.reverse()
+        got = {}
+        for which, port in order + order:
+            got.setdefault(which, []).append(i11_vehost_status(port, tok))
+        assert got['a'] == [200, 200], (got, h.error_log()[-3000:])
+        assert got['b'] == [503, 503], (got, h.error_log()[-3000:])
+        assert h.alive()
+    finally:
+        h.stop()
+    assert_no_tokens_in(h.error_log(), MINTED, 'i11 vhost log')
+
+
+def i11_vehost_status(port, tok):
+    return i11_vhost_get(port, tok).status
+
+
+# ---- finding 10: fetches started from .htaccess refuse internal addresses after DNS
+
+I11_GUARD = {
+    # name: (host the allow-list and the .htaccess metadata URL name, expected status)
+    'numeric_loopback_allowed': ('127.0.0.1', 200),
+    'name_resolving_to_loopback_refused': ('localhost', 503),
+}
+
+
+@pytest.fixture(scope='module')
+def i11_guard(shared_idp, workdir):
+    i = shared_idp
+    out = {}
+    for name, (host, _) in I11_GUARD.items():
+        base = 'http://%s:%d' % (host, i.port)
+        h = I11Httpd(workdir, 'i11-guard-' + name,
+                     server_extra='B2CAuthMetadataAllow %s/\nB2CAuthFetchTimeout 3' % base)
+        md = i.metadata_url().replace(i.base, base)
+        h.add_location('htaccess', 'api', ['AuthType Bearer', 'B2CAuthMetadataURL %s' % md,
+                                           'B2CAuthAudience %s' % AUD, 'Require valid-user'])
+        h.add_location('conf', 'api', base_rules(i) + ['Require valid-user'])
+        out[name] = h.start()
+    yield out
+    for h in out.values():
+        h.stop()
+        assert_no_tokens_in(h.error_log(), MINTED, 'i11 guard log')
+
+
+@pytest.mark.parametrize('name', sorted(I11_GUARD))
+def test_i11_htaccess_fetch_guard(i11_guard, shared_idp, name):
+    h = i11_guard[name]
+    expect = I11_GUARD[name][1]
+    mark = h.log_mark()
+    tok = shared_idp.mint()
+    r = h.get('/hta/api/testdata', tok)
+    assert r.status == expect, (r, h.log_since(mark)[-2000:])
+    log = h.log_since(mark)
+    if expect == 503:
+        assert 'internal address' in log and 'B2C01002' in log, log[-2000:]
+    else:
+        assert 'internal address' not in log, log[-2000:]
+
+
+@pytest.mark.parametrize('name', sorted(I11_GUARD))
+def test_i11_httpd_conf_fetch_not_guarded(i11_guard, shared_idp, name):
+    """the operator's own metadata URL (httpd.conf) on loopback keeps working"""
+    r = i11_guard[name].get('/conf/api/testdata', shared_idp.mint())
+    assert r.status == 200, r
