@@ -137,9 +137,13 @@ static const char *describe(apr_pool_t *p, const client_state_t *cs,
                                  res->error_description ? ": " : "",
                                  res->error_description
                                      ? res->error_description : "");
-    const char *secret = cs->def->secret;
-    if (secret && strlen(secret) >= 4 && strstr(d, secret))
-        return "(error text withheld: it quoted the client secret)";
+    b2c_token_result_t copy = *res;
+
+    /* the same check as the fetch's, on the text this line would log */
+    copy.error = d;
+    if (b2c_token_result_withhold_secret(p, &copy, NULL, 0, cs->def->client_id,
+                                         cs->def->secret))
+        return copy.error_description;
     return d;
 }
 
