@@ -1290,3 +1290,91 @@ def test_i11_httpd_conf_fetch_not_guarded(i11_guard, shared_idp, name):
     """the operator's own metadata URL (httpd.conf) on loopback keeps working"""
     r = i11_guard[name].get('/conf/api/testdata', shared_idp.mint())
     assert r.status == 200, r
+
+
+# ---- finding 6: a token endpoint echoing the secret gets nothing of it into the log
+
+def i11_u_escape(text):
+    return ''.join('\\u%04x' % ord(c) for c in text)
+
+
+def i11_secret_forms(client_id, secret):
+    from urllib.parse import quote_plus
+    pair = '%s:%s' % (quote_plus(client_id, safe='-._~'), quote_plus(secret, safe='-._~'))
+    return [secret, secret[:8], secret[-8:], quote_plus(secret),
+            base64.b64encode(pair.encode()).decode(),
+            base64.b64encode(('%s:%s' % (client_id, secret)).encode()).decode()]
+
+
+I11_ECHOES = {
+    # name: (B2CClientAuthMethod, status, body from (client_id, secret, basic value))
+    'json_u_escaped_description': ('client_secret_post', 401, lambda c, s, b: json.dumps(
+        {'error': 'invalid_client'})[:-1] + ', "error_description": "bad %s"}' % i11_u_escape(s)),
+    'json_u_escaped_error_500': ('client_secret_post', 500, lambda c, s, b: '{"error": "%s"}'
+                                 % i11_u_escape(s)),
+    'straddles_the_300_cut': ('client_secret_post', 400, lambda c, s, b: json.dumps(
+        {'error': 'invalid_client', 'error_description': 'x' * 295 + s})),
+    'straddles_the_cut_u_escaped': ('client_secret_post', 400, lambda c, s, b: json.dumps(
+        {'error': 'invalid_client'})[:-1] + ', "error_description": "%s%s"}'
+        % ('y' * 296, i11_u_escape(s))),
+    'basic_header_echo': ('client_secret_basic', 401, lambda c, s, b: json.dumps(
+        {'error': 'invalid_client', 'error_description': 'got Authorization: Basic ' + b})),
+    'basic_header_echo_u_escaped': ('client_secret_basic', 401, lambda c, s, b: json.dumps(
+        {'error': 'invalid_client'})[:-1] + ', "error_description": "%s"}' % i11_u_escape(b)),
+    'plain_echo_control': ('client_secret_post', 401, lambda c, s, b: json.dumps(
+        {'error': 'invalid_client', 'error_description': 'secret was ' + s})),
+}
+
+
+@pytest.fixture(scope='module')
+def i11_echo_idp():
+    i = RecordingIdP().start()
+    yield i
+    i.stop()
+
+
+@pytest.mark.parametrize('name', sorted(I11_ECHOES))
+def test_i11_echoed_secret_never_logged(i11_echo_idp, i11_rec, workdir, name):
+    import uuid
+    method, status, body = I11_ECHOES[name]
+    i = i11_echo_idp
+    cid = idpmod.CLIENT_ID
+    secret = 'Qz9%s~s' % uuid.uuid4().hex
+    from urllib.parse import quote_plus
+    basic = base64.b64encode(('%s:%s' % (quote_plus(cid, safe='-._~'),
+                                         quote_plus(secret, safe='-._~'))).encode()).decode()
+    i.set_fault('token', 'status', status=status, body=body(cid, secret, basic))
+    h = I11Httpd(workdir, 'i11-echo-' + name, loglevel='trace8')
+    sfile = os.path.join(h.root, 'echo.secret')
+    os.makedirs(h.root, exist_ok=True)
+    with open(sfile, 'w') as f:
+        f.write(secret + '\n')
+    os.chmod(sfile, 0o600)
+    h.server_extra = ('LoadModule b2c_client_module %s\n<B2CClient echo>\n'
+                      '    B2CTokenEndpoint %s\n    B2CClientId %s\n    B2CClientSecret file:%s\n'
+                      '    B2CClientAuthMethod %s\n    B2CScope api://%s/.default\n</B2CClient>'
+                      % (os.path.join(MODDIR, 'mod_b2c_client.so'), i.token_url('v2'), cid,
+                         sfile, method, AUD))
+    h.add_raw('<Location /g/>\n    ProxyPass %s/g/\n    B2CClientToken echo\n</Location>'
+              % i11_rec.url)
+    try:
+        h.start()
+        r = http_request(h.port, '/g/x')
+        assert r.status >= 500, r
+        assert poll_log(h, 'B2C02102'), h.error_log()[-3000:]
+    finally:
+        h.stop()
+        i.clear_faults()
+    log = h.error_log()
+    assert 'withheld' in log, log[-3000:]
+    for form in i11_secret_forms(cid, secret):
+        assert form not in log, 'secret form %r in the error log' % form[:4]
+
+
+def poll_log(h, text, timeout=5):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if text in h.error_log():
+            return True
+        time.sleep(0.05)
+    return False
