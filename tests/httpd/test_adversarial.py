@@ -1378,3 +1378,50 @@ def poll_log(h, text, timeout=5):
             return True
         time.sleep(0.05)
     return False
+
+
+# ---- finding 10: a discovered plain-http token endpoint gets the same warning as a configured one
+
+I11_DISCOVERED = {
+    # name: (B2CAuthority relative to the IdP base, expect B2C02105)
+    'discovery_document_http': ('/{tid}/v2.0/.well-known/openid-configuration', True),
+    'oauth2_path_form_no_discovery': ('/{tid}/oauth2/v2.0', False),
+}
+
+
+@pytest.mark.parametrize('name', sorted(I11_DISCOVERED))
+def test_i11_discovered_http_token_endpoint_warns(shared_idp, i11_rec, workdir, name):
+    i = shared_idp
+    rel, warns = I11_DISCOVERED[name]
+    h = I11Httpd(workdir, 'i11-disc-' + name, loglevel='warn b2c_client:info')
+    sfile = os.path.join(h.root, 'disc.secret')
+    os.makedirs(h.root, exist_ok=True)
+    with open(sfile, 'w') as f:
+        f.write(idpmod.CLIENT_SECRET + '\n')
+    os.chmod(sfile, 0o600)
+    h.server_extra = ('LoadModule b2c_client_module %s\n<B2CClient disc>\n'
+                      '    B2CAuthority %s%s\n    B2CClientId %s\n    B2CClientSecret file:%s\n'
+                      '    B2CScope api://%s/.default\n</B2CClient>'
+                      % (os.path.join(MODDIR, 'mod_b2c_client.so'), i.base,
+                         rel.format(tid=i.tid), idpmod.CLIENT_ID, sfile, AUD))
+    h.add_raw('<Location /g/>\n    ProxyPass %s/g/\n    B2CClientToken disc\n</Location>'
+              % i11_rec.url)
+    try:
+        h.start()
+        for _ in range(2):
+            r = http_request(h.port, '/g/x')
+            assert r.status == 200, (r, h.error_log()[-2000:])
+        assert poll_log(h, 'B2C02101'), h.error_log()[-2000:]
+    finally:
+        h.stop()
+    log = h.error_log()
+    assert ('B2C02105' in log) == warns, log[-2000:]      # once per process
+    if warns:
+        line = [l for l in log.splitlines() if 'B2C02105' in l][0]
+        assert 'plain http://' in line and '<B2CClient disc>' in line, line
+    assert idpmod.CLIENT_SECRET not in log
+
+
+def test_i11_trust_guard_echo_case_count():
+    n = (len(I11_VHOST_TRUST) + 2 * len(I11_GUARD) + len(I11_ECHOES) + len(I11_DISCOVERED))
+    assert n >= 15, n
