@@ -1263,6 +1263,9 @@ def i11_guard(shared_idp, workdir):
         h.add_location('htaccess', 'api', ['AuthType Bearer', 'B2CAuthMetadataURL %s' % md,
                                            'B2CAuthAudience %s' % AUD, 'Require valid-user'])
         h.add_location('conf', 'api', base_rules(i) + ['Require valid-user'])
+        # the .htaccess location's metadata URL and audience, from httpd.conf (no guard)
+        h.add_location('conf', 'same', ['AuthType Bearer', 'B2CAuthMetadataURL %s' % md,
+                                        'B2CAuthAudience %s' % AUD, 'Require valid-user'])
         out[name] = h.start()
     yield out
     for h in out.values():
@@ -1422,6 +1425,17 @@ def test_i11_discovered_http_token_endpoint_warns(shared_idp, i11_rec, workdir, 
     assert idpmod.CLIENT_SECRET not in log
 
 
+@pytest.mark.parametrize('name', sorted(I11_GUARD))
+def test_i11_verdict_from_httpd_conf_not_reused_under_htaccess_rule(i11_guard, shared_idp, name):
+    """finding 10: a token validated for httpd.conf metadata is checked again under the
+    .htaccess rule (same URL, same audience), not taken from the verdict cache."""
+    h = i11_guard[name]
+    tok = shared_idp.mint()
+    assert h.get('/conf/same/testdata', tok).status == 200
+    r = h.get('/hta/api/testdata', tok)
+    assert r.status == I11_GUARD[name][1], (r, h.error_log()[-2000:])
+
+
 def test_i11_trust_guard_echo_case_count():
-    n = (len(I11_VHOST_TRUST) + 2 * len(I11_GUARD) + len(I11_ECHOES) + len(I11_DISCOVERED))
+    n = (len(I11_VHOST_TRUST) + 3 * len(I11_GUARD) + len(I11_ECHOES) + len(I11_DISCOVERED))
     assert n >= 15, n
