@@ -148,8 +148,8 @@ static entry_t *entry_locked(b2c_key_store_t *store, apr_pool_t *tmp,
         b2c_sha256(key, strlen(key), digest);
         e->cache_id = b2c_hex_encode(store->pool, digest, sizeof(digest));
         e->opts = *opts;
-        e->opts.ca_file = opts->ca_file ? apr_pstrdup(store->pool, opts->ca_file)
-                                        : NULL;
+        e->opts.ca_file =
+            opts->ca_file ? apr_pstrdup(store->pool, opts->ca_file) : NULL;
         e->opts.allowed_addrs = copy_addrs(store->pool, opts->allowed_addrs);
         apr_thread_mutex_create(&e->fetch_lock, APR_THREAD_MUTEX_DEFAULT,
                                 store->pool);

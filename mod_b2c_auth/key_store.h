@@ -1,6 +1,8 @@
 /* Store of identity platform metadata and signing keys, keyed by metadata
- * URL: one generation per process, shared with the machine's other
- * processes (and a fleet's servers) through the shared cache, fetched by
+ * URL and the options that decide what a fetch trusts (CA bundle,
+ * .htaccess origin rule, allowed addresses): one generation per process,
+ * shared with the machine's other processes (and a fleet's servers)
+ * through the shared cache, fetched by
  * one process at a time, refreshed ahead of schedule by a watchdog thread,
  * refreshed on an unknown kid at most once per interval for the whole
  * fleet, and kept in use for a bounded stale period while the identity
