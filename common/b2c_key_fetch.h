@@ -7,14 +7,19 @@
 #define B2C_KEY_FETCH_H
 
 #include <apr_pools.h>
+#include <apr_tables.h>
 
 /* Generous caps: Microsoft's JWKS is ~12 KB, discovery ~2 KB. */
 #define B2C_KEY_DISCOVERY_MAX_BYTES (256 * 1024)
 #define B2C_KEY_JWKS_MAX_BYTES (1024 * 1024)
 
-/* The issuer and the JWKS text (in p), or an error and *err saying why. */
+/* The issuer and the JWKS text (in p), or an error and *err saying why.
+ * jwks_same_origin (metadata named in .htaccess) also refuses internal
+ * addresses after DNS, but the numeric ones in allowed_addrs (or NULL). */
 apr_status_t b2c_key_fetch_documents(apr_pool_t *p, const char *url,
-                                     int jwks_same_origin, long timeout_ms,
+                                     int jwks_same_origin,
+                                     const apr_array_header_t *allowed_addrs,
+                                     long timeout_ms,
                                      const char *ca_file, const char **issuer,
                                      const char **jwks, size_t *jwks_len,
                                      const char **err);

@@ -342,33 +342,108 @@ void b2c_token_response_parse(apr_pool_t *p, long status, const char *body,
  * One attempt
  */
 
-/* Does the raw answer quote the secret, as is or form-encoded? Checked
- * before any sanitising or cutting, which could disguise an echo. */
-static int quotes_secret(apr_pool_t *p, const b2c_http_response_t *resp,
-                         const char *secret)
+/* The forms a secret can be echoed in: as is, form-encoded, JSON-escaped
+ * as jansson writes it, and inside the Basic header (RFC 6749 2.3.1: both
+ * parts form-encoded, then base64; also without the form-encoding). */
+static apr_array_header_t *secret_forms(apr_pool_t *p, const char *client_id,
+                                        const char *secret)
 {
-    const char *forms[3];
+    apr_array_header_t *f = apr_array_make(p, 6, sizeof(const char *));
     json_t *js;
     char *quoted;
-    int i, n = 0;
 
-    if (!secret || strlen(secret) < 4 || !resp->body)
-        return 0;
-    forms[n++] = secret;
-    forms[n++] = form_encode(p, secret);
-    /* as a JSON string body would carry it: "\"" for '"', "\\" for '\' */
+    APR_ARRAY_PUSH(f, const char *) = secret;
+    APR_ARRAY_PUSH(f, const char *) = form_encode(p, secret);
     if ((js = json_string(secret))) {
         if ((quoted = json_dumps(js, JSON_ENCODE_ANY))) {
             if (strlen(quoted) > 2)
-                forms[n++] = apr_pstrndup(p, quoted + 1, strlen(quoted) - 2);
+                APR_ARRAY_PUSH(f, const char *) =
+                    apr_pstrndup(p, quoted + 1, strlen(quoted) - 2);
             free(quoted);
         }
         json_decref(js);
     }
-    for (i = 0; i < n; i++)
-        if (memmem(resp->body, resp->body_len, forms[i], strlen(forms[i])))
+    if (client_id) {
+        APR_ARRAY_PUSH(f, const char *) = standard_base64(
+            p, apr_pstrcat(p, form_encode(p, client_id), ":",
+                           form_encode(p, secret), NULL));
+        APR_ARRAY_PUSH(f, const char *) =
+            standard_base64(p, apr_pstrcat(p, client_id, ":", secret, NULL));
+    }
+    return f;
+}
+
+static int holds_any(const char *text, size_t len,
+                     const apr_array_header_t *forms)
+{
+    int i;
+
+    for (i = 0; text && i < forms->nelts; i++) {
+        const char *f = APR_ARRAY_IDX(forms, i, const char *);
+        if (memmem(text, len, f, strlen(f)))
             return 1;
+    }
     return 0;
+}
+
+/* Every string (member names too) of a parsed document, unescaped: a
+ * \u0051 escape or a "\/" in base64 cannot hide an echo here. */
+static int json_holds_any(const json_t *v, const apr_array_header_t *forms,
+                          int depth)
+{
+    const char *k;
+    json_t *m;
+    size_t i;
+
+    if (depth > 32)
+        return 1; /* deeper than any error answer: withhold, to be safe */
+    if (json_is_string(v))
+        return holds_any(json_string_value(v), json_string_length(v), forms);
+    if (json_is_array(v)) {
+        json_array_foreach((json_t *)v, i, m)
+            if (json_holds_any(m, forms, depth + 1))
+                return 1;
+    }
+    if (json_is_object(v)) {
+        json_object_foreach((json_t *)v, k, m)
+            if (holds_any(k, strlen(k), forms)
+                || json_holds_any(m, forms, depth + 1))
+                return 1;
+    }
+    return 0;
+}
+
+int b2c_token_result_withhold_secret(apr_pool_t *p, b2c_token_result_t *res,
+                                     const char *body, size_t len,
+                                     const char *client_id, const char *secret)
+{
+    apr_array_header_t *forms;
+    json_t *doc = NULL;
+    const char *err;
+    int found;
+
+    if (!secret || strlen(secret) < 4 || res->outcome == B2C_FETCH_OK)
+        return 0;
+    forms = secret_forms(p, client_id, secret);
+    found = holds_any(body, len, forms)
+            || holds_any(res->error, res->error ? strlen(res->error) : 0,
+                         forms)
+            || holds_any(res->error_code,
+                         res->error_code ? strlen(res->error_code) : 0, forms)
+            || holds_any(res->error_description,
+                         res->error_description
+                             ? strlen(res->error_description) : 0,
+                         forms);
+    if (!found && body && len
+        && b2c_json_parse_object(p, body, len, &doc, &err) == APR_SUCCESS)
+        found = json_holds_any(doc, forms, 0);
+    if (found) {
+        res->error = "withheld";
+        res->error_code = NULL;
+        res->error_description = "(error text withheld: it quoted the client "
+                                 "secret)";
+    }
+    return found;
 }
 
 void b2c_token_fetch(apr_pool_t *p, const b2c_token_request_t *req,
@@ -403,12 +478,9 @@ void b2c_token_fetch(apr_pool_t *p, const b2c_token_request_t *req,
     }
     b2c_token_response_parse(p, resp.status, resp.body, resp.body_len,
                              resp.retry_after, res);
-    if (res->outcome != B2C_FETCH_OK && quotes_secret(p, &resp, req->secret)) {
-        res->error = "withheld";
-        res->error_code = NULL;
-        res->error_description = "(error text withheld: it quoted the client "
-                                 "secret)";
-    }
+    /* on the raw, uncut answer, before anything is logged */
+    b2c_token_result_withhold_secret(p, res, resp.body, resp.body_len,
+                                     req->client_id, req->secret);
     /* measure an HTTP-date Retry-After against the caller's clock */
     res->retry_after = b2c_retry_after_seconds(resp.retry_after, now);
 }

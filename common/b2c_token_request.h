@@ -85,4 +85,14 @@ void b2c_token_fetch(apr_pool_t *p, const b2c_token_request_t *req,
                      const b2c_http_options_t *opts, long long now,
                      b2c_token_result_t *res);
 
+/* A failed result whose answer quotes the secret has its error text
+ * replaced by a "withheld" note; returns 1 then. Compared against the raw
+ * body (may be NULL), every string of it once parsed (unescaped, uncut)
+ * and the result's error fields, for the secret as is, form-encoded,
+ * JSON-escaped and as the base64 client_id:secret of a Basic header. Both
+ * the core fetch and the client module's log lines go through it. */
+int b2c_token_result_withhold_secret(apr_pool_t *p, b2c_token_result_t *res,
+                                     const char *body, size_t len,
+                                     const char *client_id, const char *secret);
+
 #endif

@@ -34,8 +34,12 @@ typedef struct generation {
 
 typedef struct {
     const char *url;
-    const char *cache_id;        /* hex SHA-256 of origin rule + url */
-    b2c_key_store_options_t opts;/* as last used, for the watchdog */
+    const char *cache_id;        /* hex SHA-256 of trust_key() */
+    /* Trust options (url, ca_file, jwks_same_origin, allowed_addrs) and
+     * fetch_timeout_ms are fixed when the entry is made: fetches read them
+     * without the lock. Only refresh_interval, kid_refresh_interval and
+     * max_stale follow the latest request (written under store->lock). */
+    b2c_key_store_options_t opts;
     generation_t *current;
     b2c_key_policy_t pol;        /* from opts */
     b2c_key_state_t st;          /* schedule, retry pause, kid refresh */
@@ -98,14 +102,44 @@ static const b2c_keyset_t *lend_locked(b2c_key_store_t *store, entry_t *e,
     return &e->current->keyset;
 }
 
-/* Entries for the same URL from httpd.conf and from .htaccess are kept
- * apart: only the latter carry the same-origin rule. */
+/* Everything that changes what a fetch trusts: the origin rule (and with
+ * it the private-address guard and its allowed addresses), the CA bundle
+ * and the URL. Virtual hosts that differ in any of these get separate
+ * entries (and shared cache entries), so one vhost's keys or retry pause
+ * never reach another. Fields are separated by "\n", which none holds. */
+static const char *trust_key(apr_pool_t *p, const char *url,
+                             const b2c_key_store_options_t *opts)
+{
+    const char *addrs = "";
+
+    if (opts->jwks_same_origin && opts->allowed_addrs)
+        addrs = apr_array_pstrcat(p, opts->allowed_addrs, ' ');
+    return apr_pstrcat(p, opts->jwks_same_origin ? "h" : "c", "\n",
+                       opts->ca_file ? "f:" : "system",
+                       opts->ca_file ? opts->ca_file : "", "\n", addrs, "\n",
+                       url, NULL);
+}
+
+static const apr_array_header_t *copy_addrs(apr_pool_t *p,
+                                            const apr_array_header_t *a)
+{
+    apr_array_header_t *c;
+    int i;
+
+    if (!a)
+        return NULL;
+    c = apr_array_make(p, a->nelts, sizeof(const char *));
+    for (i = 0; i < a->nelts; i++)
+        APR_ARRAY_PUSH(c, const char *) =
+            apr_pstrdup(p, APR_ARRAY_IDX(a, i, const char *));
+    return c;
+}
+
 static entry_t *entry_locked(b2c_key_store_t *store, apr_pool_t *tmp,
                              const char *url,
                              const b2c_key_store_options_t *opts)
 {
-    const char *key = apr_pstrcat(tmp, opts->jwks_same_origin ? "h" : "c",
-                                  url, NULL);
+    const char *key = trust_key(tmp, url, opts);
     entry_t *e = apr_hash_get(store->entries, key, APR_HASH_KEY_STRING);
 
     if (!e) {
@@ -114,12 +148,18 @@ static entry_t *entry_locked(b2c_key_store_t *store, apr_pool_t *tmp,
         e->url = apr_pstrdup(store->pool, url);
         b2c_sha256(key, strlen(key), digest);
         e->cache_id = b2c_hex_encode(store->pool, digest, sizeof(digest));
+        e->opts = *opts;
+        e->opts.ca_file =
+            opts->ca_file ? apr_pstrdup(store->pool, opts->ca_file) : NULL;
+        e->opts.allowed_addrs = copy_addrs(store->pool, opts->allowed_addrs);
         apr_thread_mutex_create(&e->fetch_lock, APR_THREAD_MUTEX_DEFAULT,
                                 store->pool);
         apr_hash_set(store->entries, apr_pstrdup(store->pool, key),
                      APR_HASH_KEY_STRING, e);
     }
-    e->opts = *opts;
+    e->opts.refresh_interval = opts->refresh_interval;
+    e->opts.kid_refresh_interval = opts->kid_refresh_interval;
+    e->opts.max_stale = opts->max_stale;
     e->pol.refresh_interval = opts->refresh_interval;
     e->pol.kid_refresh_interval = opts->kid_refresh_interval;
     e->pol.max_stale = opts->max_stale;
@@ -295,6 +335,7 @@ static apr_status_t flight_fetch(void *baton, apr_pool_t *p)
     apr_status_t rv;
 
     rv = b2c_key_fetch_documents(p, f->e->url, f->e->opts.jwks_same_origin,
+                                 f->e->opts.allowed_addrs,
                                  f->e->opts.fetch_timeout_ms, f->e->opts.ca_file,
                                  &issuer, &jwks, &jwks_len, &f->err);
     f->fetched = apr_time_now();

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Store of identity platform metadata and signing keys, keyed by metadata
- * URL: one generation per process, shared with the machine's other
- * processes (and a fleet's servers) through the shared cache, fetched by
+ * URL and the options that decide what a fetch trusts (CA bundle,
+ * .htaccess origin rule, allowed addresses): one generation per process,
+ * shared with the machine's other processes (and a fleet's servers)
+ * through the shared cache, fetched by
  * one process at a time, refreshed ahead of schedule by a watchdog thread,
  * refreshed on an unknown kid at most once per interval for the whole
  * fleet, and kept in use for a bounded stale period while the identity
@@ -33,6 +35,9 @@ typedef struct {
      * scheme://host:port, so the document cannot point our fetches at
      * another host (the allow-list vetted only the metadata URL). */
     int jwks_same_origin;
+    /* With jwks_same_origin: fetches refuse internal addresses (after DNS)
+     * except these numeric ones, named by B2CAuthMetadataAllow. */
+    const apr_array_header_t *allowed_addrs;
 } b2c_key_store_options_t;
 
 /* cache may be NULL (per-process only). background: a watchdog thread

@@ -9,6 +9,8 @@
 
 #include <apr_lib.h>
 #include <apr_strings.h>
+#include <apr_uri.h>
+#include <arpa/inet.h>
 #include <http_core.h>
 #include <http_protocol.h>
 #include <http_request.h>
@@ -44,15 +46,27 @@ static int have_watchdog;
 /* Everything a cached verdict depends on, so entries made under one
  * configuration are never used under another. Built on every request:
  * plain concatenation, no formatting. */
+static void key_store_options(request_rec *r, const b2c_auth_dir_conf_t *c,
+                              b2c_key_store_options_t *o);
+
 static const char *validation_context(request_rec *r,
                                       const b2c_auth_dir_conf_t *c)
 {
+    b2c_key_store_options_t o;
+
+    /* keys fetched under other trust options (CA bundle, .htaccess origin
+     * rule, address guard) are other keys: their verdicts are not ours */
+    key_store_options(r, c, &o);
     return apr_pstrcat(
         r->pool, c->metadata_url, "\n", apr_itoa(r->pool, (int)b2c_conf_algs(c)),
         "\n", apr_itoa(r->pool, b2c_conf_skew(c)), "\naud:",
         apr_array_pstrcat(r->pool, c->audiences, '\n'), "\niss:",
         c->issuers ? apr_array_pstrcat(r->pool, c->issuers, '\n')
                    : "(discovered)",
+        "\ntrust:", o.jwks_same_origin ? "htaccess" : "conf", "\nca:",
+        o.ca_file ? o.ca_file : "(system)", "\naddrs:",
+        o.allowed_addrs ? apr_array_pstrcat(r->pool, o.allowed_addrs, ' ')
+                        : "",
         NULL);
 }
 
@@ -64,6 +78,33 @@ static const char *description(apr_pool_t *p, const char *reason)
         if (*s == '"' || *s == '\\' || *s < 0x20 || *s == 0x7f)
             *s = ' ';
     return d;
+}
+
+/* The numeric hosts B2CAuthMetadataAllow names: the only internal
+ * addresses a fetch started from .htaccess may connect to. A name is not
+ * resolved here: what it resolves to is checked at connect time. */
+static const apr_array_header_t *allowed_addrs(apr_pool_t *p,
+                                               const apr_array_header_t *allow)
+{
+    apr_array_header_t *out = apr_array_make(p, 2, sizeof(const char *));
+    int i;
+
+    for (i = 0; allow && i < allow->nelts; i++) {
+        apr_uri_t u;
+        unsigned char bin[16];
+        char text[64];
+        int fam;
+        if (apr_uri_parse(p, APR_ARRAY_IDX(allow, i, const char *), &u)
+                != APR_SUCCESS
+            || !u.hostname)
+            continue;
+        fam = strchr(u.hostname, ':') ? AF_INET6 : AF_INET;
+        /* the canonical text form, as the connect-time check prints it */
+        if (inet_pton(fam, u.hostname, bin) == 1
+            && inet_ntop(fam, bin, text, sizeof(text)))
+            APR_ARRAY_PUSH(out, const char *) = apr_pstrdup(p, text);
+    }
+    return out;
 }
 
 static void key_store_options(request_rec *r, const b2c_auth_dir_conf_t *c,
@@ -79,6 +120,9 @@ static void key_store_options(request_rec *r, const b2c_auth_dir_conf_t *c,
         1000L * b2c_sconf_int(sc->fetch_timeout, B2C_DEFAULT_FETCH_TIMEOUT);
     o->ca_file = sc->ca_file;
     o->jwks_same_origin = c->metadata_from_htaccess;
+    o->allowed_addrs = c->metadata_from_htaccess
+                           ? allowed_addrs(r->pool, sc->metadata_allow)
+                           : NULL;
     o->max_stale = apr_time_from_sec(
         b2c_sconf_int(sc->max_stale, B2C_DEFAULT_MAX_STALE));
 }

@@ -8,6 +8,7 @@
 
 #include "b2c_cache_entry.h"
 #include "b2c_discovery.h"
+#include "b2c_url.h"
 #include "b2c_util.h"
 
 #include <apr_strings.h>
@@ -138,14 +139,19 @@ static const char *describe(apr_pool_t *p, const client_state_t *cs,
                                  res->error_description ? ": " : "",
                                  res->error_description
                                      ? res->error_description : "");
-    const char *secret = cs->def->secret;
-    if (secret && strlen(secret) >= 4 && strstr(d, secret))
-        return "(error text withheld: it quoted the client secret)";
+    b2c_token_result_t copy = *res;
+
+    /* the same check as the fetch's, on the text this line would log */
+    copy.error = d;
+    if (b2c_token_result_withhold_secret(p, &copy, NULL, 0, cs->def->client_id,
+                                         cs->def->secret))
+        return copy.error_description;
     return d;
 }
 
 /* Resolve a discovery-document authority to its token endpoint once. */
-static const char *token_endpoint(client_state_t *cs, apr_pool_t *p,
+static const char *token_endpoint(client_state_t *cs, server_rec *s,
+                                  apr_pool_t *p,
                                   const b2c_http_options_t *opts,
                                   b2c_token_result_t *res);
 
@@ -276,7 +282,7 @@ static void fetch_from_endpoint(b2c_client_tokens_t *t, client_state_t *cs,
     const char *endpoint;
 
     memset(&res, 0, sizeof(res));
-    endpoint = token_endpoint(cs, p, &opts, &res);
+    endpoint = token_endpoint(cs, t->s, p, &opts, &res);
     if (endpoint) {
         req.token_endpoint = endpoint;
         req.client_id = cs->def->client_id;
@@ -330,7 +336,8 @@ static void fetch_from_endpoint(b2c_client_tokens_t *t, client_state_t *cs,
     }
 }
 
-static const char *token_endpoint(client_state_t *cs, apr_pool_t *p,
+static const char *token_endpoint(client_state_t *cs, server_rec *s,
+                                  apr_pool_t *p,
                                   const b2c_http_options_t *opts,
                                   b2c_token_result_t *res)
 {
@@ -361,6 +368,14 @@ static const char *token_endpoint(client_state_t *cs, apr_pool_t *p,
     /* Written once, under fetch_lock, like every read of it; malloc'ed
      * because no pool here may be shared between threads. */
     cs->token_endpoint = strdup(disc->token_endpoint);
+    /* the warning B2C02005 gives a configured endpoint, once per process */
+    if (cs->token_endpoint && !b2c_url_is_https(p, cs->token_endpoint))
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, B2CLOGNO(02105)
+                     "<B2CClient %s> (%s): the token endpoint %s named by the "
+                     "discovery document is plain http://: credentials and "
+                     "tokens cross the network unencrypted", cs->def->name,
+                     cs->def->defined_at,
+                     ap_escape_logitem(p, cs->token_endpoint));
     return cs->token_endpoint;
 }
 

@@ -1167,3 +1167,276 @@ def test_i11_world_readable_secret_file_warns(shared_idp, workdir, name):
     assert rc == 0, out
     assert ('B2C02009' in out) == warns, out
     assert 'not-the-real-secret' not in out
+
+
+# ===== issue 11 findings 4, 6, 10: trust options, guard, secret echoes
+
+from conftest import RecordingIdP             # noqa: E402
+
+
+@pytest.fixture(scope='module')
+def i11_tls(workdir):
+    """An https IdP (its own CA) and a second CA that did not sign its certificate."""
+    good, other = os.path.join(workdir, 'i11-ca-good'), os.path.join(workdir, 'i11-ca-other')
+    os.makedirs(good)
+    os.makedirs(other)
+    ca, cert, key = idpmod.make_tls_files(good)
+    wrong_ca = idpmod.make_tls_files(other)[0]
+    i = RecordingIdP(tls=(cert, key)).start()
+    yield i, ca, wrong_ca
+    i.stop()
+
+
+def i11_two_vhosts(workdir, i, name, cache, ca_a, ca_b):
+    """Vhost A (h.vport) trusts ca_a; B, the main server (h.port), trusts ca_b (None: the
+    system store; a vhost inherits the main server's CA, so B is the main one). Both protect
+    /conf/api/ with the same metadata URL."""
+    h = I11Httpd(workdir, name, server_extra='B2CAuthCache %s\nB2CAuthFetchTimeout 3%s' % (
+        cache, '\nB2CAuthCACertificate %s' % ca_b if ca_b else ''))
+    h.add_location('conf', 'api', base_rules(i) + ['Require valid-user'])
+    h.vport = free_port()
+    h.add_raw('Listen 127.0.0.1:{p}\n<VirtualHost 127.0.0.1:{p}>\n    DocumentRoot "{r}/htdocs"\n'
+              '    B2CAuthCACertificate {ca}\n</VirtualHost>'.format(p=h.vport, r=h.root, ca=ca_a))
+    return h.start()
+
+
+def i11_vhost_get(port, tok):
+    return http_request(port, '/conf/api/testdata', headers={'Authorization': 'Bearer ' + tok})
+
+
+I11_VHOST_TRUST = {
+    # name: (B2CAuthCache, which vhost asks first, B's CA: 'none' system store or 'wrong')
+    'shmcb_good_first_then_untrusting': ('shmcb', 'a', 'none'),
+    'none_good_first_then_untrusting': ('none', 'a', 'none'),
+    'shmcb_untrusting_first_then_good': ('shmcb', 'b', 'none'),
+    'none_untrusting_first_then_good': ('none', 'b', 'none'),
+    'shmcb_good_first_then_wrong_ca': ('shmcb', 'a', 'wrong'),
+    'none_wrong_ca_first_then_good': ('none', 'b', 'wrong'),
+}
+
+
+@pytest.mark.parametrize('name', sorted(I11_VHOST_TRUST))
+def test_i11_vhost_trust_options_do_not_leak(i11_tls, workdir, name):
+    """finding 4: one vhost's keys (fetched under its CA) never serve a vhost whose own fetch
+    fails, and one vhost's failed fetch never puts another in its retry pause."""
+    i, ca, wrong = i11_tls
+    cache, first, b_ca = I11_VHOST_TRUST[name]
+    h = i11_two_vhosts(workdir, i, 'i11-vh-' + name, cache, ca, wrong if b_ca == 'wrong' else None)
+    try:
+        tok = i.mint()
+        SENT.append(tok)
+        order = [('a', h.vport), ('b', h.port)]
+        if first == 'b':
+            order.reverse()
+        got = {}
+        for which, port in order + order:
+            got.setdefault(which, []).append(i11_vehost_status(port, tok))
+        assert got['a'] == [200, 200], (got, h.error_log()[-3000:])
+        assert got['b'] == [503, 503], (got, h.error_log()[-3000:])
+        assert h.alive()
+    finally:
+        h.stop()
+    assert_no_tokens_in(h.error_log(), MINTED, 'i11 vhost log')
+
+
+def i11_vehost_status(port, tok):
+    return i11_vhost_get(port, tok).status
+
+
+# ---- finding 10: fetches started from .htaccess refuse internal addresses after DNS
+
+I11_GUARD = {
+    # name: (host the allow-list and the .htaccess metadata URL name, expected status)
+    'numeric_loopback_allowed': ('127.0.0.1', 200),
+    'name_resolving_to_loopback_refused': ('localhost', 503),
+}
+
+
+@pytest.fixture(scope='module')
+def i11_guard(shared_idp, workdir):
+    i = shared_idp
+    out = {}
+    for name, (host, _) in I11_GUARD.items():
+        base = 'http://%s:%d' % (host, i.port)
+        h = I11Httpd(workdir, 'i11-guard-' + name,
+                     server_extra='B2CAuthMetadataAllow %s/\nB2CAuthFetchTimeout 3' % base)
+        md = i.metadata_url().replace(i.base, base)
+        h.add_location('htaccess', 'api', ['AuthType Bearer', 'B2CAuthMetadataURL %s' % md,
+                                           'B2CAuthAudience %s' % AUD, 'Require valid-user'])
+        h.add_location('conf', 'api', base_rules(i) + ['Require valid-user'])
+        # the .htaccess location's metadata URL and audience, from httpd.conf (no guard)
+        h.add_location('conf', 'same', ['AuthType Bearer', 'B2CAuthMetadataURL %s' % md,
+                                        'B2CAuthAudience %s' % AUD, 'Require valid-user'])
+        out[name] = h.start()
+    yield out
+    for h in out.values():
+        h.stop()
+        assert_no_tokens_in(h.error_log(), MINTED, 'i11 guard log')
+
+
+@pytest.mark.parametrize('name', sorted(I11_GUARD))
+def test_i11_htaccess_fetch_guard(i11_guard, shared_idp, name):
+    h = i11_guard[name]
+    expect = I11_GUARD[name][1]
+    mark = h.log_mark()
+    tok = shared_idp.mint()
+    r = h.get('/hta/api/testdata', tok)
+    assert r.status == expect, (r, h.log_since(mark)[-2000:])
+    log = h.log_since(mark)
+    if expect == 503:
+        assert 'internal address' in log and 'B2C01002' in log, log[-2000:]
+    else:
+        assert 'internal address' not in log, log[-2000:]
+
+
+@pytest.mark.parametrize('name', sorted(I11_GUARD))
+def test_i11_httpd_conf_fetch_not_guarded(i11_guard, shared_idp, name):
+    """the operator's own metadata URL (httpd.conf) on loopback keeps working"""
+    r = i11_guard[name].get('/conf/api/testdata', shared_idp.mint())
+    assert r.status == 200, r
+
+
+# ---- finding 6: a token endpoint echoing the secret gets nothing of it into the log
+
+def i11_u_escape(text):
+    return ''.join('\\u%04x' % ord(c) for c in text)
+
+
+def i11_secret_forms(client_id, secret):
+    from urllib.parse import quote_plus
+    pair = '%s:%s' % (quote_plus(client_id, safe='-._~'), quote_plus(secret, safe='-._~'))
+    return [secret, secret[:8], secret[-8:], quote_plus(secret),
+            base64.b64encode(pair.encode()).decode(),
+            base64.b64encode(('%s:%s' % (client_id, secret)).encode()).decode()]
+
+
+I11_ECHOES = {
+    # name: (B2CClientAuthMethod, status, body from (client_id, secret, basic value))
+    'json_u_escaped_description': ('client_secret_post', 401, lambda c, s, b: json.dumps(
+        {'error': 'invalid_client'})[:-1] + ', "error_description": "bad %s"}' % i11_u_escape(s)),
+    'json_u_escaped_error_500': ('client_secret_post', 500, lambda c, s, b: '{"error": "%s"}'
+                                 % i11_u_escape(s)),
+    'straddles_the_300_cut': ('client_secret_post', 400, lambda c, s, b: json.dumps(
+        {'error': 'invalid_client', 'error_description': 'x' * 295 + s})),
+    'straddles_the_cut_u_escaped': ('client_secret_post', 400, lambda c, s, b: json.dumps(
+        {'error': 'invalid_client'})[:-1] + ', "error_description": "%s%s"}'
+        % ('y' * 296, i11_u_escape(s))),
+    'basic_header_echo': ('client_secret_basic', 401, lambda c, s, b: json.dumps(
+        {'error': 'invalid_client', 'error_description': 'got Authorization: Basic ' + b})),
+    'basic_header_echo_u_escaped': ('client_secret_basic', 401, lambda c, s, b: json.dumps(
+        {'error': 'invalid_client'})[:-1] + ', "error_description": "%s"}' % i11_u_escape(b)),
+    'plain_echo_control': ('client_secret_post', 401, lambda c, s, b: json.dumps(
+        {'error': 'invalid_client', 'error_description': 'secret was ' + s})),
+}
+
+
+@pytest.fixture(scope='module')
+def i11_echo_idp():
+    i = RecordingIdP().start()
+    yield i
+    i.stop()
+
+
+@pytest.mark.parametrize('name', sorted(I11_ECHOES))
+def test_i11_echoed_secret_never_logged(i11_echo_idp, i11_rec, workdir, name):
+    import uuid
+    method, status, body = I11_ECHOES[name]
+    i = i11_echo_idp
+    cid = idpmod.CLIENT_ID
+    secret = 'Qz9%s~s' % uuid.uuid4().hex
+    from urllib.parse import quote_plus
+    basic = base64.b64encode(('%s:%s' % (quote_plus(cid, safe='-._~'),
+                                         quote_plus(secret, safe='-._~'))).encode()).decode()
+    i.set_fault('token', 'status', status=status, body=body(cid, secret, basic))
+    h = I11Httpd(workdir, 'i11-echo-' + name, loglevel='trace8')
+    sfile = os.path.join(h.root, 'echo.secret')
+    os.makedirs(h.root, exist_ok=True)
+    with open(sfile, 'w') as f:
+        f.write(secret + '\n')
+    os.chmod(sfile, 0o600)
+    h.server_extra = ('LoadModule b2c_client_module %s\n<B2CClient echo>\n'
+                      '    B2CTokenEndpoint %s\n    B2CClientId %s\n    B2CClientSecret file:%s\n'
+                      '    B2CClientAuthMethod %s\n    B2CScope api://%s/.default\n</B2CClient>'
+                      % (os.path.join(MODDIR, 'mod_b2c_client.so'), i.token_url('v2'), cid,
+                         sfile, method, AUD))
+    h.add_raw('<Location /g/>\n    ProxyPass %s/g/\n    B2CClientToken echo\n</Location>'
+              % i11_rec.url)
+    try:
+        h.start()
+        r = http_request(h.port, '/g/x')
+        assert r.status >= 500, r
+        assert poll_log(h, 'B2C02102'), h.error_log()[-3000:]
+    finally:
+        h.stop()
+        i.clear_faults()
+    log = h.error_log()
+    assert 'withheld' in log, log[-3000:]
+    for form in i11_secret_forms(cid, secret):
+        assert form not in log, 'secret form %r in the error log' % form[:4]
+
+
+def poll_log(h, text, timeout=5):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if text in h.error_log():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+# ---- finding 10: a discovered plain-http token endpoint gets the same warning as a configured one
+
+I11_DISCOVERED = {
+    # name: (B2CAuthority relative to the IdP base, expect B2C02105)
+    'discovery_document_http': ('/{tid}/v2.0/.well-known/openid-configuration', True),
+    'oauth2_path_form_no_discovery': ('/{tid}/oauth2/v2.0', False),
+}
+
+
+@pytest.mark.parametrize('name', sorted(I11_DISCOVERED))
+def test_i11_discovered_http_token_endpoint_warns(shared_idp, i11_rec, workdir, name):
+    i = shared_idp
+    rel, warns = I11_DISCOVERED[name]
+    h = I11Httpd(workdir, 'i11-disc-' + name, loglevel='warn b2c_client:info')
+    sfile = os.path.join(h.root, 'disc.secret')
+    os.makedirs(h.root, exist_ok=True)
+    with open(sfile, 'w') as f:
+        f.write(idpmod.CLIENT_SECRET + '\n')
+    os.chmod(sfile, 0o600)
+    h.server_extra = ('LoadModule b2c_client_module %s\n<B2CClient disc>\n'
+                      '    B2CAuthority %s%s\n    B2CClientId %s\n    B2CClientSecret file:%s\n'
+                      '    B2CScope api://%s/.default\n</B2CClient>'
+                      % (os.path.join(MODDIR, 'mod_b2c_client.so'), i.base,
+                         rel.format(tid=i.tid), idpmod.CLIENT_ID, sfile, AUD))
+    h.add_raw('<Location /g/>\n    ProxyPass %s/g/\n    B2CClientToken disc\n</Location>'
+              % i11_rec.url)
+    try:
+        h.start()
+        for _ in range(2):
+            r = http_request(h.port, '/g/x')
+            assert r.status == 200, (r, h.error_log()[-2000:])
+        assert poll_log(h, 'B2C02101'), h.error_log()[-2000:]
+    finally:
+        h.stop()
+    log = h.error_log()
+    assert ('B2C02105' in log) == warns, log[-2000:]      # once per process
+    if warns:
+        line = [l for l in log.splitlines() if 'B2C02105' in l][0]
+        assert 'plain http://' in line and '<B2CClient disc>' in line, line
+    assert idpmod.CLIENT_SECRET not in log
+
+
+@pytest.mark.parametrize('name', sorted(I11_GUARD))
+def test_i11_verdict_from_httpd_conf_not_reused_under_htaccess_rule(i11_guard, shared_idp, name):
+    """finding 10: a token validated for httpd.conf metadata is checked again under the
+    .htaccess rule (same URL, same audience), not taken from the verdict cache."""
+    h = i11_guard[name]
+    tok = shared_idp.mint()
+    assert h.get('/conf/same/testdata', tok).status == 200
+    r = h.get('/hta/api/testdata', tok)
+    assert r.status == I11_GUARD[name][1], (r, h.error_log()[-2000:])
+
+
+def test_i11_trust_guard_echo_case_count():
+    n = (len(I11_VHOST_TRUST) + 3 * len(I11_GUARD) + len(I11_ECHOES) + len(I11_DISCOVERED))
+    assert n >= 15, n

@@ -701,7 +701,8 @@ def test_corrupted_cache_entries(idp, make_server, redis):
     assert a.alive()
 
     # a stuck fetch lease (garbage, long TTL) delays a fetch by at most 2 x B2CAuthFetchTimeout
-    cache_id = hashlib.sha256(('c' + idp.metadata_url()).encode()).hexdigest()
+    # key_store.c trust_key(): origin rule, CA bundle, allowed addresses, URL
+    cache_id = hashlib.sha256(('c\nsystem\n\n' + idp.metadata_url()).encode()).hexdigest()
     # the key names we assume: redis_key('b2c:KIND:<cache id>')
     assert entry_kind(entries.get(redis_key('b2c:keys:' + cache_id), b'')) == 'keys', (
         cache_id, redis_key('b2c:keys:' + cache_id), entries)

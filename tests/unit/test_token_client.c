@@ -1061,6 +1061,114 @@ START_TEST(fetch_failures)
 }
 END_TEST
 
+/* ---------------------------------------------------------------------
+ * withholding an echoed secret (issue 11 finding 6)
+ */
+
+#define ECHO_SECRET "Qz9-echo-secret"
+
+static int withheld(long status, const char *body, const char *client_id)
+{
+    b2c_token_result_t res;
+    int r;
+
+    parse(status, body, NULL, &res);
+    r = b2c_token_result_withhold_secret(ut_pool, &res, body, strlen(body),
+                                         client_id, ECHO_SECRET);
+    if (r) {
+        ck_assert_str_eq(res.error, "withheld");
+        ck_assert_ptr_null(res.error_code);
+        ck_assert_ptr_null(strstr(res.error_description, "echo"));
+    }
+    return r;
+}
+
+START_TEST(withhold_json_escaped)
+{
+    /* every character \u-escaped: no raw byte of the secret in the body */
+    char body[512] = "{\"error\":\"invalid_client\",\"error_description\":\"";
+    const char *c;
+
+    for (c = ECHO_SECRET; *c; c++)
+        sprintf(body + strlen(body), "\\u%04x", (unsigned char)*c);
+    strcat(body, "\"}");
+    ck_assert_ptr_null(strstr(body, "echo"));
+    ck_assert_int_eq(withheld(401, body, "cid"), 1);
+    /* in another member, and escaped in the error itself */
+    ck_assert_int_eq(withheld(400, "{\"error\":\"\\u0051z9-echo-secret\"}", "cid"),
+                     1);
+    ck_assert_int_eq(withheld(500, "{\"error\":\"server_error\",\"x\":"
+                                   "[\"Qz9-\\u0065cho-secret\"]}", "cid"), 1);
+}
+END_TEST
+
+START_TEST(withhold_straddles_the_cut)
+{
+    char body[1024], pad[296];
+    b2c_token_result_t res;
+
+    memset(pad, 'x', sizeof(pad) - 1);
+    pad[sizeof(pad) - 1] = '\0';
+    snprintf(body, sizeof(body), "{\"error\":\"invalid_client\","
+             "\"error_description\":\"%s%s\"}", pad, ECHO_SECRET);
+    parse(401, body, NULL, &res);
+    /* the cut kept a prefix of the secret only: the whole is in the body */
+    ck_assert_ptr_null(strstr(res.error_description, ECHO_SECRET));
+    ck_assert_ptr_nonnull(strstr(res.error_description, "Qz9"));
+    ck_assert_int_eq(withheld(401, body, "cid"), 1);
+    /* the same after the raw body is gone (what the client module logs):
+     * the prefix alone is not the secret, so nothing to compare against;
+     * the fetch compares before that */
+}
+END_TEST
+
+START_TEST(withhold_basic_echo)
+{
+    /* Basic base64(form(id) ":" form(secret)), as the request sent it */
+    b2c_token_request_t req = secret_request(B2C_CLIENT_AUTH_SECRET_BASIC);
+    const char *form, *basic, *err;
+    char body[512];
+    b2c_token_result_t res;
+
+    req.client_id = "id:x";
+    req.secret = ECHO_SECRET;
+    ck_assert_int_eq(b2c_token_request_form(ut_pool, &req, UT_NOW, &form, &basic, &err),
+                     APR_SUCCESS);
+    snprintf(body, sizeof(body), "{\"error\":\"invalid_client\","
+             "\"error_description\":\"bad header Authorization: %s\"}", basic);
+    ck_assert_int_eq(withheld(401, body, "id:x"), 1);
+    /* the base64 of the unencoded pair too */
+    snprintf(body, sizeof(body), "{\"error\":\"invalid_client\","
+             "\"error_description\":\"%s\"}", "aWQ6eDpRejktZWNoby1zZWNyZXQ=");
+    ck_assert_int_eq(withheld(401, body, "id:x"), 1);
+    /* no raw body (the client module's log line): the result's own text */
+    parse(401, "{\"error\":\"invalid_client\",\"error_description\":"
+               "\"aWQ6eDpRejktZWNoby1zZWNyZXQ=\"}", NULL, &res);
+    ck_assert_int_eq(b2c_token_result_withhold_secret(ut_pool, &res, NULL, 0,
+                                                      "id:x", ECHO_SECRET), 1);
+}
+END_TEST
+
+START_TEST(withhold_controls)
+{
+    b2c_token_result_t res;
+    const char *ok = "{\"access_token\":\"" TOKEN "\",\"token_type\":\"Bearer\","
+                     "\"expires_in\":3599}";
+
+    ck_assert_int_eq(withheld(401, "{\"error\":\"invalid_client\","
+                                   "\"error_description\":\"AADSTS7000215: bad"
+                                   " secret\"}", "cid"), 0);
+    ck_assert_int_eq(withheld(500, "not json Qz9-echo", "cid"), 0);
+    ck_assert_int_eq(withheld(500, "not json " ECHO_SECRET, "cid"), 1);
+    /* a success is never touched */
+    parse(200, ok, NULL, &res);
+    ck_assert_int_eq(b2c_token_result_withhold_secret(ut_pool, &res, ok,
+                                                      strlen(ok), "cid",
+                                                      TOKEN), 0);
+    ck_assert_str_eq(res.access_token, TOKEN);
+}
+END_TEST
+
 Suite *token_client_suite(void)
 {
     Suite *s = suite_create("token_client");
@@ -1093,6 +1201,10 @@ Suite *token_client_suite(void)
     tcase_add_test(answer, answer_retryable);
     tcase_add_test(answer, answer_refused_other);
     tcase_add_test(answer, answer_sanitised);
+    tcase_add_test(answer, withhold_json_escaped);
+    tcase_add_test(answer, withhold_straddles_the_cut);
+    tcase_add_test(answer, withhold_basic_echo);
+    tcase_add_test(answer, withhold_controls);
     suite_add_tcase(s, answer);
 
     tcase_add_checked_fixture(fetch, ut_setup, ut_teardown);
