@@ -737,7 +737,10 @@ def test_corrupted_cache_entries(idp, make_server, redis):
     a.stop()            # its watchdog would republish the keys entry deleted here
     for raw in redis.entries():
         redis.cmd('DEL', raw)
-    redis.cmd('SET', redis_key('b2c:lease:' + cache_id), 'junk', 'EX', 600)
+    # (leases are sealed like every value: a stuck one is a fleet server's that died)
+    lease = 'b2c:lease:' + cache_id
+    redis.cmd('SET', redis_key(lease), default_seal_key(redis.parent).seal(lease, b'junk'),
+              'EX', 600)
     c = make_server(idp, procs=1, server_lines=[spec, 'B2CAuthFetchTimeout 1']).start()
     t0 = time.monotonic()
     r = c.api(idp.mint())
