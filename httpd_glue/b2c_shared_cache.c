@@ -7,6 +7,7 @@
 
 #include <ap_provider.h>
 #include <ap_socache.h>
+#include <apr_atomic.h>
 #include <apr_global_mutex.h>
 #include <apr_strings.h>
 #include <http_log.h>
@@ -42,14 +43,14 @@ struct b2c_shared_cache {
     const char *logno;             /* prefix of the refusal log line */
 };
 
-/* Per process (the observability work will export it). Not atomic: an
- * approximate count under threads is good enough for a counter. */
-static apr_uint64_t refused;
-static apr_time_t refused_logged;
+/* Per process (the observability work will export it); atomics, as the
+ * worker threads of a child count at once. */
+static volatile apr_uint32_t refused;
+static volatile apr_uint32_t refused_logged; /* seconds; one thread logs */
 
 apr_uint64_t b2c_shared_cache_refused(void)
 {
-    return refused;
+    return apr_atomic_read32(&refused);
 }
 
 void b2c_shared_cache_set_ring(b2c_shared_cache_t *c,
@@ -118,17 +119,18 @@ const char *b2c_shared_cache_key_directive(cmd_parms *cmd, int argc,
 static void note_refused(b2c_shared_cache_t *c, server_rec *s,
                          b2c_seal_status_t st)
 {
-    apr_time_t now = apr_time_now();
+    apr_uint32_t now = (apr_uint32_t)apr_time_sec(apr_time_now());
+    apr_uint32_t n = apr_atomic_inc32(&refused) + 1;
+    apr_uint32_t last = apr_atomic_read32(&refused_logged);
 
-    refused++;
-    if (now - refused_logged < apr_time_from_sec(60))
+    if ((last && now - last < 60)
+        || apr_atomic_cas32(&refused_logged, now, last) != last)
         return;
-    refused_logged = now;
     ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
-                 "%sshared cache %s: refused an entry (%s); %" APR_UINT64_T_FMT
-                 " refused by this process so far: is another key in use, or "
-                 "is someone writing to the cache server?",
-                 c->logno, c->spec, b2c_seal_status_text(st), refused);
+                 "%sshared cache %s: refused an entry (%s); %u refused by "
+                 "this process so far: is another key in use, or is someone "
+                 "writing to the cache server?",
+                 c->logno, c->spec, b2c_seal_status_text(st), (unsigned)n);
 }
 
 const char *b2c_shared_cache_configure(apr_pool_t *p, const char *spec,
