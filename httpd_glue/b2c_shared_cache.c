@@ -1,13 +1,17 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Shared cache over httpd's socache providers (see b2c_shared_cache.h).
  * Providers flagged not multi-process safe (shmcb) are only called under
- * the global mutex; redis and memcache are called directly. */
+ * the global mutex; redis and memcache are called directly. With a key
+ * ring every value is sealed under its cache key (b2c_seal.h): whoever can
+ * write the cache server can delete entries, never plant or alter one. */
 #include "b2c_shared_cache.h"
 
 #include <ap_provider.h>
 #include <ap_socache.h>
+#include <apr_atomic.h>
 #include <apr_global_mutex.h>
 #include <apr_strings.h>
+#include <http_log.h>
 #include <openssl/evp.h>
 #include <unistd.h>
 #include <util_mutex.h>
@@ -36,7 +40,99 @@ struct b2c_shared_cache {
     apr_global_mutex_t *io_mutex;  /* shmcb's lock ("-cache"), else NULL:
                                     * apart, so a slow fetch never blocks
                                     * cache reads */
+    const b2c_seal_ring_t *ring;   /* NULL: values stored as they are */
+    const char *logno;             /* prefix of the refusal log line */
 };
+
+/* Per process (the observability work will export it); atomics, as the
+ * worker threads of a child count at once. */
+static volatile apr_uint32_t refused;
+static volatile apr_uint32_t refused_logged; /* seconds; one thread logs */
+
+apr_uint64_t b2c_shared_cache_refused(void)
+{
+    return apr_atomic_read32(&refused);
+}
+
+void b2c_shared_cache_set_ring(b2c_shared_cache_t *c,
+                               const b2c_seal_ring_t *ring, const char *logno)
+{
+    if (!c)
+        return;
+    c->ring = ring;
+    c->logno = logno ? logno : "";
+}
+
+static int is_local(const b2c_shared_cache_t *c)
+{
+    return !strncasecmp(c->spec, "shmcb", 5)
+           && (c->spec[5] == '\0' || c->spec[5] == ':');
+}
+
+const char *b2c_shared_cache_check_ring(apr_pool_t *p,
+                                        const b2c_shared_cache_t *c,
+                                        const b2c_seal_ring_t *ring,
+                                        const char *cache_directive,
+                                        const char *key_directive)
+{
+    if (!c || ring || is_local(c))
+        return NULL;
+    return apr_psprintf(p, "%s %s is a cache server outside httpd: it needs "
+                        "%s file:PATH (the same key file on every server) so "
+                        "that its entries are sealed and checked",
+                        cache_directive, c->spec, key_directive);
+}
+
+const char *b2c_shared_cache_key_directive(cmd_parms *cmd, int argc,
+                                           char *const argv[],
+                                           const char *warn_logno,
+                                           const b2c_seal_ring_t **ring)
+{
+    const char **paths, *err = NULL, *warn = NULL;
+    b2c_seal_ring_t *r;
+    int i;
+
+    if (argc < 1 || argc > 1 + B2C_SEAL_MAX_OLD)
+        return apr_psprintf(cmd->pool, "%s: give file:PATH, then at most %d "
+                            "old keys (file:OLD)", cmd->cmd->name,
+                            B2C_SEAL_MAX_OLD);
+    paths = apr_pcalloc(cmd->temp_pool, argc * sizeof(*paths));
+    for (i = 0; i < argc; i++) {
+        if (strncmp(argv[i], "file:", 5) || !argv[i][5])
+            return apr_psprintf(cmd->pool, "%s: '%s' is not file:PATH",
+                                cmd->cmd->name, argv[i]);
+        paths[i] = ap_server_root_relative(cmd->temp_pool, argv[i] + 5);
+        if (!paths[i])
+            return apr_psprintf(cmd->pool, "%s: bad path '%s'",
+                                cmd->cmd->name, argv[i] + 5);
+    }
+    if (b2c_seal_ring_load(cmd->pool, paths, argc, &r, &err, &warn)
+        != APR_SUCCESS)
+        return apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name,
+                            err ? err : "cannot load the key");
+    if (warn)
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, cmd->server, "%s%s: %s",
+                     warn_logno, cmd->cmd->name, warn);
+    *ring = r;
+    return NULL;
+}
+
+static void note_refused(b2c_shared_cache_t *c, server_rec *s,
+                         b2c_seal_status_t st)
+{
+    apr_uint32_t now = (apr_uint32_t)apr_time_sec(apr_time_now());
+    apr_uint32_t n = apr_atomic_inc32(&refused) + 1;
+    apr_uint32_t last = apr_atomic_read32(&refused_logged);
+
+    if ((last && now - last < 60)
+        || apr_atomic_cas32(&refused_logged, now, last) != last)
+        return;
+    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                 "%sshared cache %s: refused an entry (%s); %u refused by "
+                 "this process so far: is another key in use, or is someone "
+                 "writing to the cache server?",
+                 c->logno, c->spec, b2c_seal_status_text(st), (unsigned)n);
+}
 
 const char *b2c_shared_cache_configure(apr_pool_t *p, const char *spec,
                                        b2c_shared_cache_t **out)
@@ -131,20 +227,36 @@ apr_status_t b2c_shared_cache_get(b2c_shared_cache_t *c, server_rec *s,
                                   char **val, size_t *len)
 {
     unsigned char *buf, id[ID_LEN];
-    unsigned int n = (unsigned int)max;
+    size_t room = max + (c && c->ring ? B2C_SEAL_OVERHEAD : 0);
+    unsigned int n = (unsigned int)room;
     apr_status_t rv;
 
     if (!c || !c->instance)
         return APR_NOTFOUND;
-    buf = apr_palloc(p, max + 1);
+    buf = apr_palloc(p, room + 1);
     cache_id(key, id);
     io_lock(c);
     rv = c->provider->retrieve(c->instance, s, id, ID_LEN, buf, &n, p);
     io_unlock(c);
     if (rv != APR_SUCCESS)
         return rv == APR_NOTFOUND ? rv : APR_NOTFOUND;
-    if (n > max)
+    if (n > room)
         return APR_NOTFOUND;
+    if (c->ring) {
+        char *plain;
+        size_t plen;
+        b2c_seal_status_t st = b2c_seal_open(c->ring, p, key, buf, n, &plain,
+                                             &plen);
+        if (st != B2C_SEAL_OK) {
+            note_refused(c, s, st);
+            return APR_NOTFOUND;
+        }
+        if (plen > max)
+            return APR_NOTFOUND;
+        *val = plain;
+        *len = plen;
+        return APR_SUCCESS;
+    }
     buf[n] = '\0';
     *val = (char *)buf;
     *len = n;
@@ -160,6 +272,15 @@ apr_status_t b2c_shared_cache_put(b2c_shared_cache_t *c, server_rec *s,
 
     if (!c || !c->instance)
         return APR_ENOTIMPL;
+    if (c->ring) {
+        unsigned char *blob;
+        size_t blen;
+        if ((rv = b2c_seal(c->ring, p, key, val, len, &blob, &blen))
+            != APR_SUCCESS)
+            return rv;
+        val = (const char *)blob;
+        len = blen;
+    }
     /* some providers store whole seconds: keep at least one */
     if (expiry < apr_time_now() + apr_time_from_sec(1))
         expiry = apr_time_now() + apr_time_from_sec(1);
@@ -191,24 +312,28 @@ int b2c_shared_cache_take_lease(b2c_shared_cache_t *c, server_rec *s,
                                 apr_pool_t *p)
 {
     char *val, *nonce;
-    size_t len;
+    size_t len, nlen;
     int mine;
 
     if (!c || !c->instance)
         return 1;
     nonce = apr_psprintf(p, "%" APR_PID_T_FMT ".%" APR_TIME_T_FMT ".%pp",
                          getpid(), apr_time_now(), (void *)&nonce);
+    nlen = strlen(nonce);
+    /* Leases are sealed like any value (an unsealed one planted on the
+     * server would delay a fetch by its lifetime); the values are compared
+     * with their lengths, as they may hold any byte. */
     apr_global_mutex_lock(c->mutex);
     mine = b2c_shared_cache_get(c, s, key, 64, p, &val, &len) != APR_SUCCESS;
     if (mine)
-        b2c_shared_cache_put(c, s, key, nonce, strlen(nonce), expiry, p);
+        b2c_shared_cache_put(c, s, key, nonce, nlen, expiry, p);
     apr_global_mutex_unlock(c->mutex);
     /* A cache shared by a fleet has no atomic check-and-set here: let racing
      * servers' writes land, then the one whose nonce stayed goes ahead. */
     if (mine && !c->io_mutex) {
         apr_sleep(apr_time_from_msec(20));
         mine = b2c_shared_cache_get(c, s, key, 64, p, &val, &len) != APR_SUCCESS
-               || !strcmp(val, nonce);
+               || (len == nlen && !memcmp(val, nonce, nlen));
     }
     return mine;
 }

@@ -12,6 +12,7 @@
 #include <httpd.h>
 #include <http_config.h>
 
+#include "b2c_seal.h"
 #include "b2c_single_flight.h"
 
 typedef struct b2c_shared_cache b2c_shared_cache_t;
@@ -20,6 +21,34 @@ typedef struct b2c_shared_cache b2c_shared_cache_t;
  * or "none". Called at config time; the provider module must be loaded. */
 const char *b2c_shared_cache_configure(apr_pool_t *p, const char *spec,
                                        b2c_shared_cache_t **out);
+
+/* Seal every value with ring (context: the cache key string) and open
+ * every value read; an entry that does not open is treated as missing,
+ * counted and logged at most once a minute per process, the line starting
+ * with logno (the caller's B2CLOGNO). Call before init. NULL ring: values
+ * are stored as they are (only allowed for a cache local to the machine). */
+void b2c_shared_cache_set_ring(b2c_shared_cache_t *c,
+                               const b2c_seal_ring_t *ring, const char *logno);
+
+/* The key directive's arguments (file:PATH [file:OLD ...], relative to
+ * ServerRoot; read now, at config time, by root): the ring in *ring, or the
+ * error text. A key file readable by group or others is logged as a
+ * warning starting with warn_logno. */
+const char *b2c_shared_cache_key_directive(cmd_parms *cmd, int argc,
+                                           char *const argv[],
+                                           const char *warn_logno,
+                                           const b2c_seal_ring_t **ring);
+
+/* NULL when c may run with ring (c NULL, shmcb, or a ring given), else the
+ * startup error: a cache server outside httpd needs key_directive. */
+const char *b2c_shared_cache_check_ring(apr_pool_t *p,
+                                        const b2c_shared_cache_t *c,
+                                        const b2c_seal_ring_t *ring,
+                                        const char *cache_directive,
+                                        const char *key_directive);
+
+/* Entries refused by this process so far (forged, other key, truncated). */
+apr_uint64_t b2c_shared_cache_refused(void);
 
 /* Register the mutex types PREFIX-fetch (single-flight) and PREFIX-cache
  * (shmcb's lock) with httpd's Mutex directive (pre_config). */
@@ -35,7 +64,8 @@ apr_status_t b2c_shared_cache_init(b2c_shared_cache_t *c, const char *name,
 void b2c_shared_cache_child_init(b2c_shared_cache_t *c, apr_pool_t *pchild);
 
 /* Entry of at most max bytes (larger ones are treated as missing), copied
- * into p and NUL-terminated. APR_NOTFOUND when absent. */
+ * into p (opened when the cache has a ring) and NUL-terminated; it may
+ * hold NULs, use *len. APR_NOTFOUND when absent or refused. */
 apr_status_t b2c_shared_cache_get(b2c_shared_cache_t *c, server_rec *s,
                                   const char *key, size_t max, apr_pool_t *p,
                                   char **val, size_t *len);

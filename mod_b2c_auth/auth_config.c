@@ -8,6 +8,7 @@
 #include <http_core.h>
 
 #include "b2c_jwt.h"
+#include "b2c_logno.h"
 #include "b2c_url.h"
 
 /* Hosts a .htaccess author may fetch metadata from when the server names
@@ -78,6 +79,7 @@ void *b2c_auth_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
 #undef PICK
     c->cache = base->cache;
     c->cache_set = base->cache_set;
+    c->cache_ring = base->cache_ring;
     c->server_tokens = base->server_tokens;
     c->ca_file = add->ca_file ? add->ca_file : base->ca_file;
     return c;
@@ -362,6 +364,17 @@ static const char *set_cache(cmd_parms *cmd, void *dcfg, const char *arg)
     return NULL;
 }
 
+static const char *set_cache_key(cmd_parms *cmd, void *dcfg, int argc,
+                                 char *const argv[])
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    if (err)
+        return err;
+    return b2c_shared_cache_key_directive(cmd, argc, argv, B2CLOGNO(01031),
+                                          &server_conf(cmd)->cache_ring);
+}
+
 static const char *set_server_tokens(cmd_parms *cmd, void *dcfg, int on)
 {
     const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
@@ -419,6 +432,9 @@ const command_rec b2c_auth_cmds[] = {
     AP_INIT_TAKE1("B2CAuthCache", set_cache, NULL, RSRC_CONF,
                   "shared cache: shmcb[:ARGS], redis:HOST:PORT, "
                   "memcache:HOST:PORT or none; default shmcb"),
+    AP_INIT_TAKE_ARGV("B2CAuthCacheKey", set_cache_key, NULL, RSRC_CONF,
+                      "file:PATH [file:OLD ...]: the key that seals shared "
+                      "cache entries (required with redis or memcache)"),
     AP_INIT_FLAG("B2CAuthServerTokens", set_server_tokens, NULL, RSRC_CONF,
                  "add mod_b2c_auth/VERSION to the server's version; default Off"),
     { NULL }

@@ -282,6 +282,19 @@ static int decide(request_rec *r, const b2c_auth_dir_conf_t *conf,
     b2c_claim_export_t *exports;
     int status, cache = b2c_token_cache_enabled(token_cache);
 
+    /* Only a structurally valid JWS is looked up: `Bearer x` never reaches
+     * the shared cache, whatever was planted there (it parses again in
+     * validation: cheap next to a signature check). */
+    if (cache && shared_cache) {
+        b2c_jwt_t *jwt;
+        const char *err;
+        if (b2c_jwt_parse(r->pool, token, len, &jwt, &err) != APR_SUCCESS) {
+            res->status = B2C_VERDICT_MALFORMED;
+            res->reason = err;
+            res->jwt = NULL;
+            return 0;
+        }
+    }
     /* B2CAuthTokenCacheEntries 0: every request is checked, not only here */
     if (cache && shared_cache) {
         key = shared_key(r->pool, context, token, len);
@@ -390,7 +403,13 @@ static int authenticate(request_rec *r)
 
 static int check_config(apr_pool_t *pconf, server_rec *s)
 {
+    const b2c_auth_server_conf_t *sc =
+        ap_get_module_config(s->module_config, &b2c_auth_module);
     const char *err = b2c_auth_check_sections(pconf, s);
+
+    if (!err)
+        err = b2c_shared_cache_check_ring(pconf, sc->cache, sc->cache_ring,
+                                          "B2CAuthCache", "B2CAuthCacheKey");
     if (err) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, B2CLOGNO(01005)
                      "%s", err);
@@ -452,6 +471,9 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                      "mod_socache_shmcb is not loaded: keys and validated "
                      "tokens are cached per process only");
     }
+    /* Sealed with B2CAuthCacheKey: check_config made sure a cache server
+     * outside httpd has one. */
+    b2c_shared_cache_set_ring(sc->cache, sc->cache_ring, B2CLOGNO(01032));
     if (b2c_shared_cache_init(sc->cache, "b2c_auth", B2C_AUTH_MUTEX, s, pconf,
                               &err) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, B2CLOGNO(01007)

@@ -64,6 +64,7 @@ typedef struct {
     /* main server only: */
     b2c_shared_cache_t *cache;          /* NULL: per-process only */
     int cache_set;                      /* B2CAuthCache given */
+    const b2c_seal_ring_t *cache_ring;  /* B2CAuthCacheKey; NULL: none */
     int server_tokens;                  /* B2CAuthServerTokens On */
 } b2c_auth_server_conf_t;
 

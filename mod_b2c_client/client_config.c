@@ -4,6 +4,7 @@
  * secret file can be readable by root only and a mistake (missing file,
  * unset variable, unknown client) fails `apachectl -t`. */
 #include "client_config.h"
+#include "b2c_logno.h"
 #include "b2c_url.h"
 
 #include <apr_file_io.h>
@@ -394,6 +395,19 @@ static const char *set_cache(cmd_parms *cmd, void *dcfg, const char *arg)
     return NULL;
 }
 
+static const char *set_cache_key(cmd_parms *cmd, void *dcfg, int argc,
+                                 char *const argv[])
+{
+    b2c_client_server_conf_t *sc =
+        ap_get_module_config(cmd->server->module_config, &b2c_client_module);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    if (err)
+        return err;
+    return b2c_shared_cache_key_directive(cmd, argc, argv, B2CLOGNO(02031),
+                                          &sc->cache_ring);
+}
+
 static const char *set_server_tokens(cmd_parms *cmd, void *dcfg, int on)
 {
     b2c_client_server_conf_t *sc =
@@ -410,6 +424,9 @@ const command_rec b2c_client_cmds[] = {
     AP_INIT_TAKE1("B2CClientCache", set_cache, NULL, RSRC_CONF,
                   "shared token cache: shmcb[:ARGS], redis:HOST:PORT, "
                   "memcache:HOST:PORT or none; default shmcb"),
+    AP_INIT_TAKE_ARGV("B2CClientCacheKey", set_cache_key, NULL, RSRC_CONF,
+                      "file:PATH [file:OLD ...]: the key that seals shared "
+                      "cache entries (required with redis or memcache)"),
     AP_INIT_RAW_ARGS(SECTION, client_section, NULL, RSRC_CONF,
                      "a named client-credentials client: <B2CClient name>"),
     AP_INIT_TAKE1("B2CTokenEndpoint", set_token_endpoint, NULL, RSRC_CONF,

@@ -162,6 +162,11 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
     const char *err = b2c_client_check_references(ptemp, s);
     ap_watchdog_t *wd;
 
+    if (!err)
+        err = b2c_shared_cache_check_ring(ptemp, sc->cache, sc->cache_ring,
+                                          "B2CClientCache",
+                                          "B2CClientCacheKey");
+
     /* Once per start or restart: not in the first of httpd's two passes. */
     if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG)
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, B2CLOGNO(02000)
@@ -188,6 +193,8 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                      "mod_socache_shmcb is not loaded: each process gets its "
                      "own client tokens");
     }
+    /* Sealed with B2CClientCacheKey: checked above for a cache server. */
+    b2c_shared_cache_set_ring(sc->cache, sc->cache_ring, B2CLOGNO(02032));
     if (b2c_shared_cache_init(sc->cache, "b2c_client", B2C_CLIENT_MUTEX, s,
                               pconf, &err) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, B2CLOGNO(02007)
@@ -211,7 +218,14 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
 
 static void test_config(apr_pool_t *pconf, server_rec *s)
 {
+    const b2c_client_server_conf_t *sc =
+        ap_get_module_config(s->module_config, &b2c_client_module);
     const char *err = b2c_client_check_references(pconf, s);
+
+    if (!err)
+        err = b2c_shared_cache_check_ring(pconf, sc->cache, sc->cache_ring,
+                                          "B2CClientCache",
+                                          "B2CClientCacheKey");
     if (err) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, B2CLOGNO(02002) "%s", err);
         exit(1);

@@ -52,6 +52,7 @@ typedef struct {
     apr_array_header_t *ordered;  /* of b2c_client_def_t*, by index */
     b2c_shared_cache_t *cache;    /* NULL: per process only */
     int cache_set;                /* B2CClientCache given */
+    const b2c_seal_ring_t *cache_ring; /* B2CClientCacheKey; NULL: none */
     int server_tokens;            /* B2CClientServerTokens On */
 } b2c_client_server_conf_t;
 

@@ -28,6 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 import idp as idpmod
+from cache_seal import SealKey, make_key_file
 from conftest import (AUD, CLIENT_MODULE, IS_ROOT, ROLE, Httpd, RecordingIdP, base_rules,
                       check_no_tokens, free_port, http_request, poll, stop_process,
                       stop_then_check)
@@ -169,6 +170,7 @@ class Redis(_CacheServer):
 
     def __init__(self, parent):
         super().__init__()
+        self.parent = parent
         self.dir = os.path.join(parent, 'redis-%s' % uuid.uuid4().hex[:8])
         os.makedirs(self.dir)
 
@@ -199,17 +201,19 @@ class Redis(_CacheServer):
             s.sendall(_resp_encode(args))
             return _RespReader(s).read()
 
-    def entries(self, namespace='b2c_auth'):
+    def entries(self, namespace='b2c_auth', raw=False):
         """{raw redis key: value} for one socache namespace. mod_socache_redis stores
         NAMESPACE:hex(id) and the modules' ids are SHA-256 of their key strings, so the
-        names say nothing: tell entries by value (entry_kind)."""
+        names say nothing: tell entries by value (entry_kind). Values sealed with the
+        test's default cache key (default_cache_key) are shown opened unless raw."""
+        key = None if raw else default_seal_key(self.parent)
         out, cursor = {}, '0'
         for _ in range(1000):
             cursor, batch = self.cmd('SCAN', cursor, 'MATCH', namespace + ':*', 'COUNT', 1000)
             for k in batch:
                 v = self.cmd('GET', k)
                 if v is not None:
-                    out[k] = v
+                    out[k] = (key and key.peek(v)) or v
             cursor = cursor.decode() if isinstance(cursor, bytes) else cursor
             if cursor == '0':
                 break
@@ -231,6 +235,19 @@ def redis_key(key, namespace='b2c_auth'):
     """The redis key under which mod_socache_redis stores one of the modules' keys
     ("b2c:lease:<hex>"): the providers see SHA-256(key) as the id."""
     return (namespace + ':' + hashlib.sha256(key.encode()).hexdigest()).encode()
+
+
+def default_cache_key(parent):
+    """The key file every server of one test shares (B2CAuthCacheKey, B2CClientCacheKey)."""
+    path = os.path.join(parent, 'cache.key')
+    if not os.path.exists(path):
+        make_key_file(path)
+    return path
+
+
+def default_seal_key(parent):
+    path = os.path.join(parent, 'cache.key')
+    return SealKey.from_file(path) if os.path.exists(path) else None
 
 
 class Memcached(_CacheServer):
@@ -298,8 +315,11 @@ class CacheHttpd(Httpd):
     """
 
     def __init__(self, parent, name, idp, procs=PROCS, socache=('shmcb', 'redis', 'memcache'),
-                 server_lines=(), client=False, client_lines=(), **kw):
+                 server_lines=(), client=False, client_lines=(), cache_key='default',
+                 **kw):
         super().__init__(parent, name=name, **kw)
+        # a cache server outside httpd needs a key: the test's shared one unless told
+        self.cache_key = default_cache_key(parent) if cache_key == 'default' else cache_key
         # (mod_watchdog is built into Debian's apache2)
         self.BASE_MODULES = Httpd.BASE_MODULES + ['socache_%s' % s for s in socache]
         self.idp = idp
@@ -316,9 +336,11 @@ class CacheHttpd(Httpd):
                  'MaxRequestWorkers %d' % (16 * p), 'MinSpareThreads 1',
                  'MaxSpareThreads %d' % (16 * p + 16),
                  'B2CAuthMetadataAllow %s/' % self.idp.base] + self.server_lines
+        lines += self._key_lines(self.server_lines, 'B2CAuthCache')
         if self.client:
             lines += ['LoadModule b2c_client_module %s' % CLIENT_MODULE,
-                      'LogLevel %s b2c_client:debug' % self.loglevel] + self.client_lines + [
+                      'LogLevel %s b2c_client:debug' % self.loglevel] + self.client_lines + \
+                self._key_lines(self.client_lines, 'B2CClientCache') + [
                 '<B2CClient backend>',
                 '    B2CTokenEndpoint %s' % self.idp.token_url('v2'),
                 '    B2CClientId %s' % idpmod.CLIENT_ID,
@@ -331,6 +353,14 @@ class CacheHttpd(Httpd):
                 '</Location>']
         self.server_extra = '\n'.join(lines)
         return super().write()
+
+    def _key_lines(self, lines, directive):
+        """directive + 'Key' for a redis/memcache cache when the lines give none."""
+        if not self.cache_key or any(l.startswith(directive + 'Key') for l in lines):
+            return []
+        if not any(re.match(r'%s (redis|memcache):' % directive, l) for l in lines):
+            return []
+        return ['%sKey file:%s' % (directive, self.cache_key)]
 
     def stdout(self):
         return self._read(os.path.join(self.root, 'logs', 'stdout.log'))
@@ -709,7 +739,10 @@ def test_corrupted_cache_entries(idp, make_server, redis):
     a.stop()            # its watchdog would republish the keys entry deleted here
     for raw in redis.entries():
         redis.cmd('DEL', raw)
-    redis.cmd('SET', redis_key('b2c:lease:' + cache_id), 'junk', 'EX', 600)
+    # (leases are sealed like every value: a stuck one is a fleet server's that died)
+    lease = 'b2c:lease:' + cache_id
+    redis.cmd('SET', redis_key(lease), default_seal_key(redis.parent).seal(lease, b'junk'),
+              'EX', 600)
     c = make_server(idp, procs=1, server_lines=[spec, 'B2CAuthFetchTimeout 1']).start()
     t0 = time.monotonic()
     r = c.api(idp.mint())
