@@ -5,6 +5,7 @@
 #include "auth_config.h"
 
 #include <apr_strings.h>
+#include <arpa/inet.h>
 #include <http_core.h>
 
 #include "b2c_jwt.h"
@@ -70,6 +71,8 @@ void *b2c_auth_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
 
     c->metadata_allow = add->metadata_allow ? add->metadata_allow
                                             : base->metadata_allow;
+    c->metadata_allow_addrs = add->metadata_allow ? add->metadata_allow_addrs
+                                                  : base->metadata_allow_addrs;
 #define PICK(f) c->f = add->f >= 0 ? add->f : base->f
     PICK(refresh_interval);
     PICK(kid_refresh_interval);
@@ -298,6 +301,26 @@ static b2c_auth_server_conf_t *server_conf(cmd_parms *cmd)
     return ap_get_module_config(cmd->server->module_config, &b2c_auth_module);
 }
 
+/* A numeric host B2CAuthMetadataAllow names is the only kind of internal
+ * address a fetch started from .htaccess may connect to; kept in the
+ * canonical text form the connect-time check prints. A name is not
+ * resolved here: what it resolves to is checked at connect time. */
+static void add_allowed_addr(apr_pool_t *p, b2c_auth_server_conf_t *sc,
+                             const char *host)
+{
+    unsigned char bin[16];
+    char text[64];
+    int fam = strchr(host, ':') ? AF_INET6 : AF_INET;
+
+    if (inet_pton(fam, host, bin) != 1
+        || !inet_ntop(fam, bin, text, sizeof(text)))
+        return;
+    if (!sc->metadata_allow_addrs)
+        sc->metadata_allow_addrs = apr_array_make(p, 2, sizeof(const char *));
+    APR_ARRAY_PUSH(sc->metadata_allow_addrs, const char *) =
+        apr_pstrdup(p, text);
+}
+
 static const char *add_metadata_allow(cmd_parms *cmd, void *dcfg,
                                       const char *prefix)
 {
@@ -317,6 +340,7 @@ static const char *add_metadata_allow(cmd_parms *cmd, void *dcfg,
     if (!sc->metadata_allow)
         sc->metadata_allow = apr_array_make(cmd->pool, 2, sizeof(const char *));
     APR_ARRAY_PUSH(sc->metadata_allow, const char *) = prefix;
+    add_allowed_addr(cmd->pool, sc, u.host);
     return NULL;
 }
 

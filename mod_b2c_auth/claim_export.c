@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Claims to the application: the fixups that put a validated token's
  * claims into the environment (CGI, PHP, SSI) and, when configured, into
  * request headers for a proxied backend, and that drop claim headers and

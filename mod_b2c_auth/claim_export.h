@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Handing claims to the application (see claim_export.c): incoming claim
  * headers dropped, claims exported as environment variables and, when
  * asked, as bounded request headers. */

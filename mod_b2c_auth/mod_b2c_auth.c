@@ -9,8 +9,6 @@
 
 #include <apr_lib.h>
 #include <apr_strings.h>
-#include <apr_uri.h>
-#include <arpa/inet.h>
 #include <http_core.h>
 #include <http_protocol.h>
 #include <http_request.h>
@@ -80,33 +78,6 @@ static const char *description(apr_pool_t *p, const char *reason)
     return d;
 }
 
-/* The numeric hosts B2CAuthMetadataAllow names: the only internal
- * addresses a fetch started from .htaccess may connect to. A name is not
- * resolved here: what it resolves to is checked at connect time. */
-static const apr_array_header_t *allowed_addrs(apr_pool_t *p,
-                                               const apr_array_header_t *allow)
-{
-    apr_array_header_t *out = apr_array_make(p, 2, sizeof(const char *));
-    int i;
-
-    for (i = 0; allow && i < allow->nelts; i++) {
-        apr_uri_t u;
-        unsigned char bin[16];
-        char text[64];
-        int fam;
-        if (apr_uri_parse(p, APR_ARRAY_IDX(allow, i, const char *), &u)
-                != APR_SUCCESS
-            || !u.hostname)
-            continue;
-        fam = strchr(u.hostname, ':') ? AF_INET6 : AF_INET;
-        /* the canonical text form, as the connect-time check prints it */
-        if (inet_pton(fam, u.hostname, bin) == 1
-            && inet_ntop(fam, bin, text, sizeof(text)))
-            APR_ARRAY_PUSH(out, const char *) = apr_pstrdup(p, text);
-    }
-    return out;
-}
-
 static void key_store_options(request_rec *r, const b2c_auth_dir_conf_t *c,
                               b2c_key_store_options_t *o)
 {
@@ -120,9 +91,8 @@ static void key_store_options(request_rec *r, const b2c_auth_dir_conf_t *c,
         1000L * b2c_sconf_int(sc->fetch_timeout, B2C_DEFAULT_FETCH_TIMEOUT);
     o->ca_file = sc->ca_file;
     o->jwks_same_origin = c->metadata_from_htaccess;
-    o->allowed_addrs = c->metadata_from_htaccess
-                           ? allowed_addrs(r->pool, sc->metadata_allow)
-                           : NULL;
+    o->allowed_addrs = c->metadata_from_htaccess ? sc->metadata_allow_addrs
+                                                 : NULL;
     o->max_stale = apr_time_from_sec(
         b2c_sconf_int(sc->max_stale, B2C_DEFAULT_MAX_STALE));
 }

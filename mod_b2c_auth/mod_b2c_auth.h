@@ -55,6 +55,7 @@ typedef struct {
 /* Server (virtual host) settings. */
 typedef struct {
     apr_array_header_t *metadata_allow; /* NULL: Microsoft hosts only */
+    apr_array_header_t *metadata_allow_addrs; /* their numeric hosts */
     int refresh_interval;               /* seconds, -1: unset */
     int kid_refresh_interval;           /* seconds, -1: unset */
     int fetch_timeout;                  /* seconds, -1: unset */

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A shared cache outside httpd is not a trust anchor (issue 11 finding 11): with
 B2CAuthCacheKey / B2CClientCacheKey every entry is sealed under its cache key, so whoever
 can write the redis or memcached server can delete entries but never plant, alter, move or
@@ -25,9 +26,9 @@ REFUSED = 'B2C01032'
 def verdict_key(idp, token):
     """mod_b2c_auth's shared key of a verdict (shared_key over validation_context) for the
     Location base_rules(idp) makes: default algs (RS256 = 1), default skew, discovered
-    issuer."""
-    context = '%s\n1\n300\naud:%s\n%s\niss:(discovered)' % (idp.metadata_url('v2'), AUD,
-                                                             AUD_URI)
+    issuer, httpd.conf origin rule, no CA bundle."""
+    context = ('%s\n1\n300\naud:%s\n%s\niss:(discovered)\ntrust:conf\nca:(system)\naddrs:'
+               % (idp.metadata_url('v2'), AUD, AUD_URI))
     digest = hashlib.sha256(context.encode() + b'\0' + token.encode()).hexdigest()
     return 'b2c:tok:' + digest
 

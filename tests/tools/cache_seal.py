@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The sealing of shared cache entries (common/b2c_seal.h), in Python, for tests that read
 or plant raw entries on a real redis: the same HKDF-SHA256 derivation from a key file's
 text, the same blob (version 1 | key id (8) | nonce (12) | ciphertext | GCM tag (16)) and
