@@ -15,6 +15,7 @@ static const char b64url_alphabet[] =
 /* Value of each byte as a base64url character, or -1 for anything else
  * ('=' and '+' and '/' included: the alphabet is RFC 4648 §5 and padding
  * is not used). A table: tokens are decoded on every new token. */
+/* clang-format off: one row per 16 byte values */
 static const signed char b64url_values[256] = {
     -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
     -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
@@ -33,6 +34,7 @@ static const signed char b64url_values[256] = {
     -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
     -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
 };
+/* clang-format on */
 
 static int b64url_value(unsigned char c)
 {
