@@ -444,6 +444,22 @@ static int fleet_kid_refresh_allowed(b2c_key_store_t *store, entry_t *e,
     return 1;
 }
 
+/* The fetch lock within timeout_ms (polled: the mutex is not a timed
+ * one). Only an unknown-kid refresh waits so, at most once per kid
+ * interval, so that tokens signed with a key just rotated in are
+ * checked against the new keys rather than refused. */
+static int lock_within(apr_thread_mutex_t *m, long timeout_ms)
+{
+    apr_time_t until = apr_time_now() + apr_time_from_msec(timeout_ms);
+
+    while (apr_thread_mutex_trylock(m) != APR_SUCCESS) {
+        if (apr_time_now() >= until)
+            return 0;
+        apr_sleep(apr_time_from_msec(5));
+    }
+    return 1;
+}
+
 apr_status_t b2c_key_store_refresh(b2c_key_store_t *store, request_rec *r,
                                    const char *url,
                                    const b2c_key_store_options_t *opts,
@@ -470,10 +486,11 @@ apr_status_t b2c_key_store_refresh(b2c_key_store_t *store, request_rec *r,
         if (store->cache && adopt_shared(store, e, r->server, r->pool, 0))
             rv = APR_SUCCESS;
     }
-    else if (apr_thread_mutex_trylock(e->fetch_lock) != APR_SUCCESS) {
-        /* Another thread fetches this URL now: no queueing behind it (a
-         * slow URL would hold every thread); newer keys another process
-         * published are taken, else the caller answers 503 (APR_EBUSY). */
+    else if (!lock_within(e->fetch_lock, e->opts.fetch_timeout_ms)) {
+        /* Another thread fetched this URL for longer than the timeout: no
+         * more waiting (a slow URL would hold every thread); newer keys
+         * another process published are taken, else the caller answers
+         * 503 (APR_EBUSY). */
         if (store->cache && adopt_shared(store, e, r->server, r->pool, 0))
             rv = APR_SUCCESS;
         else
