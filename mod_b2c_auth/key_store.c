@@ -368,6 +368,21 @@ static apr_status_t refresh_entry(b2c_key_store_t *store, entry_t *e,
     return rv;
 }
 
+/* The fetch lock within timeout_ms (polled: the mutex is not a timed
+ * one), so that no request waits for another thread's fetch longer than
+ * the fetch timeout. */
+static int lock_within(apr_thread_mutex_t *m, long timeout_ms)
+{
+    apr_time_t until = apr_time_now() + apr_time_from_msec(timeout_ms);
+
+    while (apr_thread_mutex_trylock(m) != APR_SUCCESS) {
+        if (apr_time_now() >= until)
+            return 0;
+        apr_sleep(apr_time_from_msec(5));
+    }
+    return 1;
+}
+
 apr_status_t b2c_key_store_get(b2c_key_store_t *store, request_rec *r,
                                const char *url,
                                const b2c_key_store_options_t *opts,
@@ -411,9 +426,18 @@ apr_status_t b2c_key_store_get(b2c_key_store_t *store, request_rec *r,
             refresh_entry(store, e, r->server, r->pool, 1);
         apr_thread_mutex_unlock(e->fetch_lock);
     }
+    else if (!have && !e->opts.jwks_same_origin
+             && lock_within(e->fetch_lock, e->opts.fetch_timeout_ms)) {
+        /* Another thread fetches a URL of httpd.conf: wait for its result
+         * (at most the fetch timeout), so that a cold start's burst makes
+         * one fetch and is served by it. No fetch of our own: the total
+         * wait stays within the timeout. */
+        apr_thread_mutex_unlock(e->fetch_lock);
+    }
     else if (!have && store->cache) {
-        /* Another thread is fetching: a generation published meanwhile by
-         * another process is still worth the cheap look. */
+        /* A .htaccess URL being fetched (a tenant's URL may be a tarpit:
+         * its requests must not hold the workers), or the wait ran out:
+         * answer at once, unless another process published meanwhile. */
         adopt_shared(store, e, r->server, r->pool, 0);
     }
 
@@ -441,22 +465,6 @@ static int fleet_kid_refresh_allowed(b2c_key_store_t *store, entry_t *e,
         return 0;
     b2c_shared_cache_put(store->cache, s, key, "1", 1,
                          apr_time_now() + e->opts.kid_refresh_interval, p);
-    return 1;
-}
-
-/* The fetch lock within timeout_ms (polled: the mutex is not a timed
- * one). Only an unknown-kid refresh waits so, at most once per kid
- * interval, so that tokens signed with a key just rotated in are
- * checked against the new keys rather than refused. */
-static int lock_within(apr_thread_mutex_t *m, long timeout_ms)
-{
-    apr_time_t until = apr_time_now() + apr_time_from_msec(timeout_ms);
-
-    while (apr_thread_mutex_trylock(m) != APR_SUCCESS) {
-        if (apr_time_now() >= until)
-            return 0;
-        apr_sleep(apr_time_from_msec(5));
-    }
     return 1;
 }
 

@@ -410,6 +410,19 @@ static apr_status_t refuse(client_state_t *cs, request_rec *r,
     return APR_EAGAIN;
 }
 
+/* The fetch lock within timeout_ms (polled: not a timed mutex). */
+static int lock_within(apr_thread_mutex_t *m, long timeout_ms)
+{
+    apr_time_t until = apr_time_now() + apr_time_from_msec(timeout_ms);
+
+    while (apr_thread_mutex_trylock(m) != APR_SUCCESS) {
+        if (apr_time_now() >= until)
+            return 0;
+        apr_sleep(apr_time_from_msec(5));
+    }
+    return 1;
+}
+
 apr_status_t b2c_client_tokens_get(b2c_client_tokens_t *t,
                                    const b2c_client_def_t *def,
                                    request_rec *r, const char **token,
@@ -427,14 +440,16 @@ apr_status_t b2c_client_tokens_get(b2c_client_tokens_t *t,
             return APR_SUCCESS;
         return refuse(cs, r, retry_after);
     }
-    /* One thread fetches; the others do not queue behind it (a slow
-     * endpoint would hold every thread, issue 11): they take what another
-     * process published, else answer 503 at once. */
+    /* One thread fetches; the others wait for its result at most one
+     * request timeout (a slow endpoint must not hold threads longer), then
+     * take what another process published, else answer 503. */
     if (apr_thread_mutex_trylock(cs->fetch_lock) == APR_SUCCESS) {
         if (!take_token(cs, r, token) && backoff_over(cs))
             fetch(t, cs, r->pool);
         apr_thread_mutex_unlock(cs->fetch_lock);
     }
+    else if (lock_within(cs->fetch_lock, B2C_CLIENT_TIMEOUT_MS))
+        apr_thread_mutex_unlock(cs->fetch_lock); /* its result, no fetch */
     else if (t->cache)
         adopt_shared(t, cs, r->pool);
     if (take_token(cs, r, token))

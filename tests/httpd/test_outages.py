@@ -4,8 +4,9 @@
     another child published at once, instead of waiting the pause out;
   * bounded waits: with a trickling answer, every request is answered 503 (Retry-After)
     within the fetch timeout + 1 s;
-  * slow tenant: a metadata URL on a tarpit (accepts, never answers) holds one thread per
-    process; the other requests for it get 503 at once and other sites are not delayed.
+  * slow tenant: a .htaccess metadata URL on a tarpit (accepts, never answers) holds one
+    thread per process; the other requests for it get 503 at once and other sites are not
+    delayed. A URL of httpd.conf: requests wait for the one fetch, at most the timeout.
 
 Servers: test_shared_cache.CacheHttpd (shmcb) with 1 or 2 children. Every wait is bounded.
 
@@ -158,14 +159,14 @@ def test_gateway_trickling_token_endpoint_bounded(idp, make_server):
 
 # ================================================================== slow tenant
 
-def slow_server(make_server, idp, tarpit):
+def slow_server(make_server, idp, tarpit, mode='htaccess'):
     md = 'http://127.0.0.1:%d/tenant/v2.0/.well-known/openid-configuration' % tarpit.port
     h = make_server(idp, procs=1, socache=('shmcb',),
                     server_lines=['ThreadsPerChild 6', 'MaxRequestWorkers 6',
                                   'MaxSpareThreads 16',
                                   'B2CAuthMetadataAllow http://127.0.0.1:%d/' % tarpit.port,
                                   'B2CAuthFetchTimeout 4'])
-    h.add_location('conf', 'slow', ['AuthType Bearer', 'B2CAuthMetadataURL %s' % md,
+    h.add_location(mode, 'slow', ['AuthType Bearer', 'B2CAuthMetadataURL %s' % md,
                                     'B2CAuthAudience %s %s' % (AUD, AUD_URI),
                                     'Require role %s' % ROLE])
     return h.start()
@@ -181,7 +182,7 @@ def test_slow_tenant_holds_one_thread(idp, make_server, tarpit):
     results = []
 
     def slow(i):
-        results.append(timed_get(h.port, h.path('conf', 'slow'), idp.mint(), timeout=30))
+        results.append(timed_get(h.port, h.path('htaccess', 'slow'), idp.mint(), timeout=30))
     threads = [threading.Thread(target=slow, args=(i,)) for i in range(8)]
     for t in threads:
         t.start()
@@ -204,5 +205,15 @@ def test_slow_tenant_holds_one_thread(idp, make_server, tarpit):
 def test_slow_tenant_answers_carry_retry_after(idp, make_server, tarpit):
     """The quick 503s for a URL being fetched say when to come back."""
     h = slow_server(make_server, idp, tarpit)
-    rs = burst(4, lambda i: timed_get(h.port, h.path('conf', 'slow'), idp.mint()))
+    rs = burst(4, lambda i: timed_get(h.port, h.path('htaccess', 'slow'), idp.mint()))
     assert all(st == 503 and ra and int(ra) > 0 for st, ra, _ in rs), rs
+
+
+def test_slow_conf_url_waits_bounded_by_fetch_timeout(idp, make_server, tarpit):
+    """A metadata URL of httpd.conf (the operator's) that never answers: requests wait
+    for the one fetch (so that a cold start's burst is served by one fetch), but none
+    longer than B2CAuthFetchTimeout (4 s) + 1 s, then 503 with Retry-After."""
+    h = slow_server(make_server, idp, tarpit, mode='conf')
+    rs = burst(4, lambda i: timed_get(h.port, h.path('conf', 'slow'), idp.mint(), timeout=30))
+    assert all(st == 503 and ra for st, ra, _ in rs), rs
+    assert max(dt for _, _, dt in rs) < 4 + SLACK, rs
