@@ -72,3 +72,11 @@ int b2c_key_policy_adoptable(const b2c_key_state_t *st,
     return theirs > st->fetched
            && (!need_fresh || theirs + pol->refresh_interval > now);
 }
+
+int b2c_key_policy_look_during_pause(const b2c_key_state_t *st,
+                                     const b2c_key_policy_t *pol,
+                                     apr_time_t now)
+{
+    return !b2c_key_policy_may_try(st, now)
+           && !b2c_key_policy_fresh(st, pol, now);
+}

@@ -72,4 +72,11 @@ int b2c_key_policy_adoptable(const b2c_key_state_t *st,
                              const b2c_key_policy_t *pol, apr_time_t theirs,
                              int need_fresh, apr_time_t now);
 
+/* In a retry pause without fresh keys: the process must not fetch, but
+ * looks for a generation another process published (the stamp entry
+ * first, so this is cheap) instead of waiting the pause out (issue 12). */
+int b2c_key_policy_look_during_pause(const b2c_key_state_t *st,
+                                     const b2c_key_policy_t *pol,
+                                     apr_time_t now);
+
 #endif

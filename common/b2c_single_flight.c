@@ -15,20 +15,24 @@ static int lease_present(const b2c_lease_t *f, apr_pool_t *p)
                          &val, &len) == APR_SUCCESS;
 }
 
-/* Wait (bounded by wait_max) for the lease holder's result. */
+/* Wait (bounded by wait_max) for the lease holder's result: 1 adopted,
+ * 0 the holder left without one, -1 the wait ran out (holder alive). */
 static int wait_for_holder(const b2c_lease_t *f, apr_pool_t *p)
 {
     const b2c_lease_cache_t *c = f->cache;
     apr_time_t until = c->now(c->baton) + f->wait_max;
 
     while (c->now(c->baton) < until) {
+        apr_interval_time_t left;
         if (f->adopt(f->baton, p, 1))
             return 1;
         if (!lease_present(f, p))
             return f->adopt(f->baton, p, 1);
-        c->sleep(c->baton, f->poll);
+        /* never sleep past the bound */
+        left = until - c->now(c->baton);
+        c->sleep(c->baton, left < f->poll ? left : f->poll);
     }
-    return 0;
+    return -1;
 }
 
 apr_status_t b2c_lease_run(const b2c_lease_t *f, apr_pool_t *p)
@@ -43,8 +47,11 @@ apr_status_t b2c_lease_run(const b2c_lease_t *f, apr_pool_t *p)
     if (!c->take_lease(c->baton, f->lease_key, c->now(c->baton) + f->lease_ttl,
                        p)) {
         /* fetch ourselves only if the holder vanished without a result */
-        if (wait_for_holder(f, p))
+        int got = wait_for_holder(f, p);
+        if (got > 0)
             return APR_SUCCESS;
+        if (got < 0 && f->give_up)
+            return APR_TIMEUP;
     }
     else if (f->adopt(f->baton, p, 0)) {
         /* won the lease just after another holder published and left */
@@ -58,5 +65,5 @@ apr_status_t b2c_lease_run(const b2c_lease_t *f, apr_pool_t *p)
 
 int b2c_lease_join(const b2c_lease_t *f, apr_pool_t *p)
 {
-    return f->cache && lease_present(f, p) && wait_for_holder(f, p);
+    return f->cache && lease_present(f, p) && wait_for_holder(f, p) > 0;
 }

@@ -45,6 +45,8 @@ typedef struct {
     apr_interval_time_t lease_ttl;  /* the lease outlives a dead holder */
     apr_interval_time_t wait_max;   /* bound on waiting for a holder */
     apr_interval_time_t poll;       /* between looks while waiting */
+    int give_up;                    /* wait ran out, holder alive: no work,
+                                     * APR_TIMEUP (the caller answers 503) */
     b2c_lease_adopt_fn adopt;
     b2c_lease_work_fn work;
     void *baton;                    /* for adopt and work */
@@ -53,7 +55,10 @@ typedef struct {
 /* Adopt what another published, else take the lease and work, or wait
  * (bounded) for the holder's result and work only if none came (holder
  * vanished, or the wait ran out). The lease is released after the work.
- * APR_SUCCESS when a value was adopted or the work succeeded. */
+ * APR_SUCCESS when a value was adopted or the work succeeded. With
+ * give_up, a wait that runs out while the holder's lease is still there
+ * ends in APR_TIMEUP without working: a caller then waited at most
+ * wait_max in all, however slow the holder is. */
 apr_status_t b2c_lease_run(const b2c_lease_t *f, apr_pool_t *p);
 
 /* When a holder is at work now, wait (bounded) for its result: 1 when one

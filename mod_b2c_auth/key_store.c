@@ -2,11 +2,13 @@
 /* Metadata and key store (see key_store.h).
  *
  * Locks: store->lock guards the table, the entries' fields and reference
- * counts, and is never held across I/O. e->fetch_lock serialises this
- * process's threads for one URL; a lease entry in the shared cache then
- * the machine's processes and the fleet's servers. Whoever gets through first fetches and publishes; the
- * others find the result in the shared cache. No lock is held across a
- * fetch but e->fetch_lock, so a slow URL never delays another. */
+ * counts, and is never held across I/O. e->fetch_lock is held by the one
+ * thread of this process fetching a URL; a lease entry in the shared cache
+ * then picks one of the machine's processes and the fleet's servers. Only
+ * trylock is ever used on it: the other threads answer at once with what
+ * they have (keys, or 503), so a slow URL holds at most one thread per
+ * process plus the watchdog (issue 11). Waiting for another process's
+ * lease is bounded by the fetch timeout and then gives up (issue 12). */
 #include "key_store.h"
 #include "mod_b2c_auth.h"
 
@@ -347,7 +349,7 @@ static apr_status_t flight_fetch(void *baton, apr_pool_t *p)
 }
 
 /* The flight for e: whoever holds the lease fetches and publishes, the
- * others wait (bounded, twice the fetch timeout) for that. */
+ * others wait (at most the fetch timeout) for that, then answer 503. */
 static void flight_init(flight_t *f, b2c_key_store_t *store, entry_t *e,
                         server_rec *s, apr_pool_t *p, int need_fresh)
 {
@@ -361,7 +363,8 @@ static void flight_init(flight_t *f, b2c_key_store_t *store, entry_t *e,
     f->lease.cache = b2c_shared_cache_seam(&f->seam, store->cache, s);
     f->lease.lease_key = cache_key(p, "lease", e);
     f->lease.lease_ttl = timeout * 2;
-    f->lease.wait_max = timeout * 2;
+    f->lease.wait_max = timeout;
+    f->lease.give_up = 1;
     f->lease.poll = LEASE_POLL;
     f->lease.adopt = flight_adopt;
     f->lease.work = flight_fetch;
@@ -407,6 +410,21 @@ static apr_status_t refresh_entry(b2c_key_store_t *store, entry_t *e,
     return rv;
 }
 
+/* The fetch lock within timeout_ms (polled: the mutex is not a timed
+ * one), so that no request waits for another thread's fetch longer than
+ * the fetch timeout. */
+static int lock_within(apr_thread_mutex_t *m, long timeout_ms)
+{
+    apr_time_t until = apr_time_now() + apr_time_from_msec(timeout_ms);
+
+    while (apr_thread_mutex_trylock(m) != APR_SUCCESS) {
+        if (apr_time_now() >= until)
+            return 0;
+        apr_sleep(apr_time_from_msec(5));
+    }
+    return 1;
+}
+
 apr_status_t b2c_key_store_get(b2c_key_store_t *store, request_rec *r,
                                const char *url,
                                const b2c_key_store_options_t *opts,
@@ -415,7 +433,7 @@ apr_status_t b2c_key_store_get(b2c_key_store_t *store, request_rec *r,
     entry_t *e;
     apr_time_t now = apr_time_now();
     apr_status_t rv;
-    int have, fresh, may_try;
+    int have, fresh, may_try, look;
 
     apr_thread_mutex_lock(store->lock);
     e = entry_locked(store, r->pool, url, opts);
@@ -428,26 +446,41 @@ apr_status_t b2c_key_store_get(b2c_key_store_t *store, request_rec *r,
         apr_thread_mutex_unlock(store->lock);
         return APR_SUCCESS;
     }
+    look = b2c_key_policy_look_during_pause(&e->st, &e->pol, now);
     apr_thread_mutex_unlock(store->lock);
 
-    if (have) {
-        /* Due, no background refresher: one thread refreshes, the others
-         * go on with the keys they have. */
-        if (may_try && apr_thread_mutex_trylock(e->fetch_lock) == APR_SUCCESS) {
-            refresh_entry(store, e, r->server, r->pool, 1);
-            apr_thread_mutex_unlock(e->fetch_lock);
-        }
+    if (look) {
+        /* In a retry pause: what another process published since is
+         * taken at once (a stamp read when there is nothing new). */
+        if (store->cache)
+            adopt_shared(store, e, r->server, r->pool, 0);
     }
-    else if (may_try) {
-        /* No usable keys: wait for whoever is fetching, then try once. */
-        apr_thread_mutex_lock(e->fetch_lock);
+    else if (may_try
+             && apr_thread_mutex_trylock(e->fetch_lock) == APR_SUCCESS) {
+        /* One thread refreshes; the others go on with the keys they have,
+         * or answer 503 at once rather than queue behind a slow URL. */
         apr_thread_mutex_lock(store->lock);
         have = usable(e, apr_time_now());
+        fresh = b2c_key_policy_fresh(&e->st, &e->pol, apr_time_now());
         may_try = b2c_key_policy_may_try(&e->st, apr_time_now());
         apr_thread_mutex_unlock(store->lock);
-        if (!have && may_try)
+        if (!fresh && may_try)
             refresh_entry(store, e, r->server, r->pool, 1);
         apr_thread_mutex_unlock(e->fetch_lock);
+    }
+    else if (!have && !e->opts.jwks_same_origin
+             && lock_within(e->fetch_lock, e->opts.fetch_timeout_ms)) {
+        /* Another thread fetches a URL of httpd.conf: wait for its result
+         * (at most the fetch timeout), so that a cold start's burst makes
+         * one fetch and is served by it. No fetch of our own: the total
+         * wait stays within the timeout. */
+        apr_thread_mutex_unlock(e->fetch_lock);
+    }
+    else if (!have && store->cache) {
+        /* A .htaccess URL being fetched (a tenant's URL may be a tarpit:
+         * its requests must not hold the workers), or the wait ran out:
+         * answer at once, unless another process published meanwhile. */
+        adopt_shared(store, e, r->server, r->pool, 0);
     }
 
     apr_thread_mutex_lock(store->lock);
@@ -486,7 +519,7 @@ apr_status_t b2c_key_store_refresh(b2c_key_store_t *store, request_rec *r,
     apr_time_t now;
     generation_t *before;
     apr_status_t rv = APR_EAGAIN;
-    int allowed;
+    int allowed, busy = 0;
 
     apr_thread_mutex_lock(store->lock);
     e = entry_locked(store, r->pool, url, opts);
@@ -503,8 +536,17 @@ apr_status_t b2c_key_store_refresh(b2c_key_store_t *store, request_rec *r,
         if (store->cache && adopt_shared(store, e, r->server, r->pool, 0))
             rv = APR_SUCCESS;
     }
+    else if (!lock_within(e->fetch_lock, e->opts.fetch_timeout_ms)) {
+        /* Another thread fetched this URL for longer than the timeout: no
+         * more waiting (a slow URL would hold every thread); newer keys
+         * another process published are taken, else the caller answers
+         * 503 (APR_EBUSY). */
+        if (store->cache && adopt_shared(store, e, r->server, r->pool, 0))
+            rv = APR_SUCCESS;
+        else
+            busy = 1;
+    }
     else {
-        apr_thread_mutex_lock(e->fetch_lock);
         apr_thread_mutex_lock(store->lock);
         now = apr_time_now();
         if (e->current != before) {
@@ -548,7 +590,7 @@ apr_status_t b2c_key_store_refresh(b2c_key_store_t *store, request_rec *r,
     if (rv == APR_SUCCESS && e->current && e->current != before)
         *out = lend_locked(store, e, r);
     else
-        rv = APR_EAGAIN;
+        rv = busy ? APR_EBUSY : APR_EAGAIN;
     apr_thread_mutex_unlock(store->lock);
     return rv;
 }
@@ -585,6 +627,7 @@ void b2c_key_store_maintain(b2c_key_store_t *store, server_rec *s,
 {
     apr_array_header_t *due = apr_array_make(p, 4, sizeof(entry_t *));
     apr_array_header_t *known = apr_array_make(p, 4, sizeof(entry_t *));
+    apr_array_header_t *paused = apr_array_make(p, 4, sizeof(entry_t *));
     apr_hash_index_t *hi;
     apr_time_t now = apr_time_now();
     int i;
@@ -594,12 +637,17 @@ void b2c_key_store_maintain(b2c_key_store_t *store, server_rec *s,
         entry_t *e = apr_hash_this_val(hi);
         if (b2c_key_policy_watchdog_due(&e->st, &e->pol, now))
             APR_ARRAY_PUSH(due, entry_t *) = e;
+        else if (b2c_key_policy_look_during_pause(&e->st, &e->pol, now))
+            APR_ARRAY_PUSH(paused, entry_t *) = e;
         else if (e->current)
             APR_ARRAY_PUSH(known, entry_t *) = e;
     }
     apr_thread_mutex_unlock(store->lock);
     for (i = 0; i < known->nelts; i++)
         republish_if_missing(store, APR_ARRAY_IDX(known, i, entry_t *), s, p);
+    /* in a retry pause: another process may have fetched meanwhile */
+    for (i = 0; store->cache && i < paused->nelts; i++)
+        adopt_shared(store, APR_ARRAY_IDX(paused, i, entry_t *), s, p, 0);
     for (i = 0; i < due->nelts; i++) {
         entry_t *e = APR_ARRAY_IDX(due, i, entry_t *);
         if (apr_thread_mutex_trylock(e->fetch_lock) == APR_SUCCESS) {

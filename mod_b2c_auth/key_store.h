@@ -56,8 +56,9 @@ apr_status_t b2c_key_store_get(b2c_key_store_t *store, request_rec *r,
 
 /* A token named a kid we lack: adopt newer keys another process fetched,
  * else refetch, unless a refetch for url ran within kid_refresh_interval
- * anywhere in the fleet. APR_SUCCESS with a newer keyset in *out, or
- * APR_EAGAIN. */
+ * anywhere in the fleet. APR_SUCCESS with a newer keyset in *out,
+ * APR_EBUSY when another thread of this process is fetching the URL right
+ * now (no waiting for it: the caller answers 503), or APR_EAGAIN. */
 apr_status_t b2c_key_store_refresh(b2c_key_store_t *store, request_rec *r,
                                    const char *url,
                                    const b2c_key_store_options_t *opts,

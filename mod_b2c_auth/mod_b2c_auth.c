@@ -22,6 +22,7 @@
 #include "b2c_http.h"
 #include "b2c_cache_entry.h"
 #include "b2c_json.h"
+#include "b2c_key_policy.h"
 #include "b2c_util.h"
 #include "b2c_validate.h"
 #include "key_store.h"
@@ -165,6 +166,17 @@ static int reject(request_rec *r, b2c_auth_request_t *st,
                                               : HTTP_UNAUTHORIZED;
 }
 
+/* 503 while keys are being fetched or cannot be had: the caller may retry
+ * after the retry pause, by when a fetch has run. */
+static int keys_unavailable(request_rec *r)
+{
+    apr_table_setn(r->err_headers_out, "Retry-After",
+                   apr_psprintf(r->pool, "%" APR_INT64_T_FMT,
+                                (apr_int64_t)apr_time_sec(
+                                    B2C_KEY_RETRY_PAUSE)));
+    return HTTP_SERVICE_UNAVAILABLE;
+}
+
 /* Validate with the current keys; on an unknown kid refresh once (the key
  * store rate-limits this) and try again. Returns 0 or an HTTP status when
  * no keys can be had. */
@@ -194,7 +206,7 @@ static int validate(request_rec *r, const b2c_auth_dir_conf_t *conf,
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, B2CLOGNO(01104)
                       "no signing keys available from %s: answering 503",
                       conf->metadata_url);
-        return HTTP_SERVICE_UNAVAILABLE;
+        return keys_unavailable(r);
     }
     params.audiences = conf->audiences;
     params.algs = b2c_conf_algs(conf);
@@ -211,8 +223,11 @@ static int validate(request_rec *r, const b2c_auth_dir_conf_t *conf,
         b2c_validate_token(r->pool, token, len, ks->jwks, &params, res);
         if (res->status != B2C_VERDICT_UNKNOWN_KID || attempt == 1)
             break;
-        if (b2c_key_store_refresh(key_store, r, conf->metadata_url, &opts,
-                                  &ks) != APR_SUCCESS)
+        rv = b2c_key_store_refresh(key_store, r, conf->metadata_url, &opts,
+                                   &ks);
+        if (rv == APR_EBUSY)
+            return keys_unavailable(r); /* fetching now: ask to retry */
+        if (rv != APR_SUCCESS)
             break;
     }
     return 0;

@@ -251,8 +251,8 @@ static apr_status_t lease_fetch(void *baton, apr_pool_t *p)
 /* Get a token for cs: from the shared cache if another process or server
  * has a fresh one, else from the token endpoint, one fetch at a time per
  * machine and fleet (a lease entry per client, so a slow endpoint never
- * delays another; others wait up to one request timeout for the holder).
- * Caller holds fetch_lock. */
+ * delays another; others wait at most one request timeout for the holder,
+ * then give up: the request is answered 503). Caller holds fetch_lock. */
 static void fetch(b2c_client_tokens_t *t, client_state_t *cs, apr_pool_t *p)
 {
     b2c_shared_cache_seam_t seam;
@@ -264,6 +264,7 @@ static void fetch(b2c_client_tokens_t *t, client_state_t *cs, apr_pool_t *p)
     lease.lease_ttl = apr_time_from_msec(B2C_CLIENT_TIMEOUT_MS) * 2;
     lease.wait_max = apr_time_from_msec(B2C_CLIENT_TIMEOUT_MS);
     lease.poll = apr_time_from_msec(50);
+    lease.give_up = 1; /* then 503: no request waits past the timeout */
     lease.adopt = lease_adopt;
     lease.work = lease_fetch;
     lease.baton = &f;
@@ -425,6 +426,19 @@ static apr_status_t refuse(client_state_t *cs, request_rec *r,
     return APR_EAGAIN;
 }
 
+/* The fetch lock within timeout_ms (polled: not a timed mutex). */
+static int lock_within(apr_thread_mutex_t *m, long timeout_ms)
+{
+    apr_time_t until = apr_time_now() + apr_time_from_msec(timeout_ms);
+
+    while (apr_thread_mutex_trylock(m) != APR_SUCCESS) {
+        if (apr_time_now() >= until)
+            return 0;
+        apr_sleep(apr_time_from_msec(5));
+    }
+    return 1;
+}
+
 apr_status_t b2c_client_tokens_get(b2c_client_tokens_t *t,
                                    const b2c_client_def_t *def,
                                    request_rec *r, const char **token,
@@ -434,13 +448,26 @@ apr_status_t b2c_client_tokens_get(b2c_client_tokens_t *t,
 
     if (take_token(cs, r, token))
         return APR_SUCCESS;
-    if (!backoff_over(cs))
+    if (!backoff_over(cs)) {
+        /* In the backoff: a token another process obtained since is taken
+         * at once rather than waiting the backoff out (issue 12). */
+        if (t->cache && adopt_shared(t, cs, r->pool)
+            && take_token(cs, r, token))
+            return APR_SUCCESS;
         return refuse(cs, r, retry_after);
-    /* Fetch, or wait for the thread that is fetching and use its result. */
-    apr_thread_mutex_lock(cs->fetch_lock);
-    if (!take_token(cs, r, token) && backoff_over(cs))
-        fetch(t, cs, r->pool);
-    apr_thread_mutex_unlock(cs->fetch_lock);
+    }
+    /* One thread fetches; the others wait for its result at most one
+     * request timeout (a slow endpoint must not hold threads longer), then
+     * take what another process published, else answer 503. */
+    if (apr_thread_mutex_trylock(cs->fetch_lock) == APR_SUCCESS) {
+        if (!take_token(cs, r, token) && backoff_over(cs))
+            fetch(t, cs, r->pool);
+        apr_thread_mutex_unlock(cs->fetch_lock);
+    }
+    else if (lock_within(cs->fetch_lock, B2C_CLIENT_TIMEOUT_MS))
+        apr_thread_mutex_unlock(cs->fetch_lock); /* its result, no fetch */
+    else if (t->cache)
+        adopt_shared(t, cs, r->pool);
     if (take_token(cs, r, token))
         return APR_SUCCESS;
     return refuse(cs, r, retry_after);
@@ -455,13 +482,16 @@ void b2c_client_tokens_maintain(b2c_client_tokens_t *t, apr_pool_t *parent)
     for (i = 0; i < t->n; i++) {
         client_state_t *cs = &t->states[i];
         long long now = now_seconds();
-        int due;
+        int due, paused;
 
         if (!cs->def->used) /* prefetch only what some location needs */
             continue;
         apr_thread_mutex_lock(cs->lock);
         due = now >= cs->next_attempt && (!cs->token || now >= cs->refresh_at);
+        paused = now < cs->next_attempt;
         apr_thread_mutex_unlock(cs->lock);
+        if (paused && t->cache) /* another process may have one by now */
+            adopt_shared(t, cs, p);
         if (due && apr_thread_mutex_trylock(cs->fetch_lock) == APR_SUCCESS) {
             fetch(t, cs, p);
             apr_thread_mutex_unlock(cs->fetch_lock);

@@ -38,7 +38,8 @@ CLI: ``/usr/bin/python3 tests/idp/idp.py serve --port 0 --port-file F`` prints t
 Faults (``set_fault(endpoint, mode, ...)``; endpoint is metadata|jwks|token|all) apply before
 the normal answer: ``status`` (HTTP code + Retry-After), ``close`` (drop the connection),
 ``garbage`` (200 + non-JSON), ``huge`` (200 + a multi-megabyte body), ``delay`` (sleep, then
-answer normally); ``times=N`` limits a fault to the next N requests.
+answer normally), ``trickle`` (200 + a body sent one byte every ``delay`` seconds, for ``size``
+bytes at most); ``times=N`` limits a fault to the next N requests.
 """
 
 import argparse
@@ -1034,6 +1035,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._send(200, fault['body'] or b'\x00<html>not json {{{\xff', 'application/json')
             elif mode == 'huge':
                 return self._send_huge(fault['size'])
+            elif mode == 'trickle':
+                return self._send_trickle(fault['delay'], fault['size'])
         if self.command not in ('GET', 'HEAD') and endpoint != 'token':
             return self._send(405, {'error': 'method not allowed'})
         if endpoint == 'metadata':
@@ -1073,6 +1076,24 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             pass
         self._status = 'closed'
+
+    def _send_trickle(self, delay, size):
+        # a slow-loris answer: headers at once, then a byte at a time
+        self.send_response(200)
+        self.send_header('Content-Type', 'application/json')
+        self.send_header('Content-Length', str(size))
+        self.end_headers()
+        self._status = 'trickle'
+        try:
+            self.wfile.flush()
+            for _ in range(size):
+                if self.idp._stopping.wait(delay):
+                    break
+                self.wfile.write(b' ')
+                self.wfile.flush()
+        except OSError:
+            pass
+        self.close_connection = True
 
     def _send_huge(self, size):
         self.send_response(200)

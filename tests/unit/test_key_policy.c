@@ -80,6 +80,27 @@ START_TEST(retry_pause_after_failure)
 }
 END_TEST
 
+/* issue 12: a process in its retry pause looks for what others published
+ * (no keys at all, or keys due); not outside a pause, not with fresh keys. */
+START_TEST(pause_looks_at_shared_cache)
+{
+    b2c_key_state_t none = { 0, 0, 0, 0 };
+    b2c_key_state_t st = installed_at(T0);
+    apr_time_t due = T0 + SEC(3600);
+
+    ck_assert(!b2c_key_policy_look_during_pause(&none, &pol, T0));
+    b2c_key_policy_failed(&none, T0);
+    ck_assert(b2c_key_policy_look_during_pause(&none, &pol, T0 + SEC(1)));
+    ck_assert(!b2c_key_policy_look_during_pause(&none, &pol, T0 + SEC(10)));
+    ck_assert(!b2c_key_policy_look_during_pause(&st, &pol, T0 + SEC(1)));
+    b2c_key_policy_failed(&st, due);
+    ck_assert(b2c_key_policy_look_during_pause(&st, &pol, due + SEC(1)));
+    /* adopting ends the pause: no more looks */
+    b2c_key_policy_installed(&st, &pol, due + SEC(2));
+    ck_assert(!b2c_key_policy_look_during_pause(&st, &pol, due + SEC(3)));
+}
+END_TEST
+
 START_TEST(unknown_kid_window_and_interval)
 {
     b2c_key_state_t st = installed_at(T0);
@@ -122,6 +143,7 @@ Suite *key_policy_suite(void)
     tcase_add_test(tc, watchdog_runs_ahead_by_min_tenth_or_minute);
     tcase_add_test(tc, stale_period_ends_at_interval_plus_max_stale);
     tcase_add_test(tc, retry_pause_after_failure);
+    tcase_add_test(tc, pause_looks_at_shared_cache);
     tcase_add_test(tc, unknown_kid_window_and_interval);
     tcase_add_test(tc, adopt_only_newer_and_for_schedule_within_schedule);
     suite_add_tcase(s, tc);

@@ -189,6 +189,7 @@ static b2c_lease_t flight(void)
     f.adopt = adopt;
     f.work = work;
     f.baton = NULL;
+    f.give_up = 0;
     return f;
 }
 
@@ -300,6 +301,58 @@ START_TEST(wait_bounded_by_timeout)
 }
 END_TEST
 
+/* issue 12: with give_up, a waiter never waits past wait_max in all and
+ * never fetches while the holder is alive but slow. */
+START_TEST(give_up_bounds_the_wait_and_does_not_work)
+{
+    b2c_lease_t f = flight();
+    apr_time_t start = fk.now;
+    f.lease_ttl = MS(3600000);
+    store(LEASE, "other", fk.now + MS(3600000)); /* a holder that hangs */
+    f.wait_max = MS(1000);
+    f.give_up = 1;
+    ck_assert_int_eq(b2c_lease_run(&f, ut_pool), APR_TIMEUP);
+    ck_assert_int_eq(fk.works, 0);
+    ck_assert(fk.now - start >= MS(1000));
+    ck_assert(fk.now - start <= MS(1000));
+}
+END_TEST
+
+START_TEST(give_up_never_sleeps_past_the_bound)
+{
+    b2c_lease_t f = flight();
+    apr_time_t start = fk.now;
+    store(LEASE, "other", fk.now + MS(3600000));
+    f.wait_max = MS(1030); /* not a multiple of the poll */
+    f.give_up = 1;
+    ck_assert_int_eq(b2c_lease_run(&f, ut_pool), APR_TIMEUP);
+    ck_assert(fk.now - start == MS(1030));
+    ck_assert_int_eq(fk.sleeps, 21);
+}
+END_TEST
+
+START_TEST(give_up_still_adopts_the_holders_result)
+{
+    b2c_lease_t f = flight();
+    other_holds_lease();
+    f.give_up = 1;
+    fk.publish_at_sleep = 2;
+    ck_assert_int_eq(b2c_lease_run(&f, ut_pool), APR_SUCCESS);
+    ck_assert_int_eq(fk.works, 0);
+}
+END_TEST
+
+START_TEST(give_up_works_when_holder_vanished)
+{
+    b2c_lease_t f = flight();
+    other_holds_lease();
+    f.give_up = 1;
+    fk.drop_lease_at_sleep = 2;
+    b2c_lease_run(&f, ut_pool);
+    ck_assert_int_eq(fk.works, 1);
+}
+END_TEST
+
 START_TEST(no_cache_always_the_callers_turn)
 {
     b2c_lease_t f = flight();
@@ -340,6 +393,10 @@ Suite *single_flight_suite(void)
     tcase_add_test(tc, holder_published_then_left_is_adopted);
     tcase_add_test(tc, value_expired_while_waiting_is_not_adopted);
     tcase_add_test(tc, wait_bounded_by_timeout);
+    tcase_add_test(tc, give_up_bounds_the_wait_and_does_not_work);
+    tcase_add_test(tc, give_up_never_sleeps_past_the_bound);
+    tcase_add_test(tc, give_up_still_adopts_the_holders_result);
+    tcase_add_test(tc, give_up_works_when_holder_vanished);
     tcase_add_test(tc, no_cache_always_the_callers_turn);
     tcase_add_test(tc, join_waits_only_while_a_lease_is_held);
     suite_add_tcase(s, tc);
