@@ -62,3 +62,16 @@ apr_status_t b2c_key_fetch_documents(apr_pool_t *p, const char *url,
     }
     return rv;
 }
+
+const char *b2c_key_fetch_trust_key(apr_pool_t *p, const char *url,
+                                    int same_origin, const char *ca_file,
+                                    const apr_array_header_t *allowed_addrs)
+{
+    const char *addrs = "";
+
+    if (same_origin && allowed_addrs)
+        addrs = apr_array_pstrcat(p, allowed_addrs, ' ');
+    return apr_pstrcat(p, same_origin ? "h" : "c", "\n",
+                       ca_file ? "f:" : "system", ca_file ? ca_file : "", "\n",
+                       addrs, "\n", url, NULL);
+}

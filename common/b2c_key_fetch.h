@@ -24,4 +24,14 @@ apr_status_t b2c_key_fetch_documents(apr_pool_t *p, const char *url,
                                      const char **jwks, size_t *jwks_len,
                                      const char **err);
 
+/* Everything that changes what a fetch of url trusts: the origin rule (and
+ * with it the private-address guard and its allowed addresses), the CA
+ * bundle and the URL, as one string. Key stores keyed by it keep virtual
+ * hosts that differ in any of these apart, so one vhost's keys or retry
+ * pause never reach another. Fields are separated by "\n", which none
+ * holds. */
+const char *b2c_key_fetch_trust_key(apr_pool_t *p, const char *url,
+                                    int same_origin, const char *ca_file,
+                                    const apr_array_header_t *allowed_addrs);
+
 #endif

@@ -5,6 +5,8 @@
  * padding, whitespace or alternative alphabets. */
 #include "b2c_util.h"
 
+#include <apr_strings.h>
+#include <apr_time.h>
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <string.h>
@@ -159,4 +161,31 @@ long long b2c_time_clamp(long long t)
     if (t > B2C_TIME_MAX)
         return B2C_TIME_MAX;
     return t < -B2C_TIME_MAX ? -B2C_TIME_MAX : t;
+}
+
+int b2c_mutex_lock_within(apr_thread_mutex_t *m, long timeout_ms)
+{
+    apr_time_t until = apr_time_now() + apr_time_from_msec(timeout_ms);
+
+    while (apr_thread_mutex_trylock(m) != APR_SUCCESS) {
+        if (apr_time_now() >= until)
+            return 0;
+        apr_sleep(apr_time_from_msec(5));
+    }
+    return 1;
+}
+
+apr_array_header_t *b2c_strings_copy(apr_pool_t *p,
+                                     const apr_array_header_t *a)
+{
+    apr_array_header_t *c;
+    int i;
+
+    if (!a)
+        return NULL;
+    c = apr_array_make(p, a->nelts, sizeof(const char *));
+    for (i = 0; i < a->nelts; i++)
+        APR_ARRAY_PUSH(c, const char *) =
+            apr_pstrdup(p, APR_ARRAY_IDX(a, i, const char *));
+    return c;
 }

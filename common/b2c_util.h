@@ -5,6 +5,8 @@
 #define B2C_UTIL_H
 
 #include <apr_pools.h>
+#include <apr_tables.h>
+#include <apr_thread_mutex.h>
 #include <stddef.h>
 
 /* Strict base64url (RFC 7515 §2): alphabet [A-Za-z0-9_-], no padding, no
@@ -31,5 +33,14 @@ long long b2c_time_clamp(long long t);
 
 /* SHA-256 of data into out[32]. */
 void b2c_sha256(const void *data, size_t len, unsigned char out[32]);
+
+/* Locks m within timeout_ms (polled: APR's thread mutex is not a timed
+ * one), so that no request waits for another thread's fetch longer than
+ * the fetch timeout: 1 when locked, 0 when the time ran out. */
+int b2c_mutex_lock_within(apr_thread_mutex_t *m, long timeout_ms);
+
+/* A deep copy of an array of strings into p (NULL for NULL). */
+apr_array_header_t *b2c_strings_copy(apr_pool_t *p,
+                                     const apr_array_header_t *a);
 
 #endif

@@ -399,3 +399,18 @@ const b2c_lease_cache_t *b2c_shared_cache_seam(b2c_shared_cache_seam_t *holder,
     holder->s = s;
     return &holder->seam;
 }
+
+int b2c_shared_cache_once(b2c_shared_cache_t *c, server_rec *s,
+                          const char *key, apr_interval_time_t interval,
+                          apr_pool_t *p)
+{
+    char *buf;
+    size_t len;
+
+    if (!c)
+        return 1;
+    if (b2c_shared_cache_get(c, s, key, 64, p, &buf, &len) == APR_SUCCESS)
+        return 0;
+    b2c_shared_cache_put(c, s, key, "1", 1, apr_time_now() + interval, p);
+    return 1;
+}

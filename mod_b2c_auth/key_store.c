@@ -36,7 +36,7 @@ typedef struct generation {
 
 typedef struct {
     const char *url;
-    const char *cache_id;        /* hex SHA-256 of trust_key() */
+    const char *cache_id;        /* hex SHA-256 of b2c_key_fetch_trust_key() */
     /* Trust options (url, ca_file, jwks_same_origin, allowed_addrs) and
      * fetch_timeout_ms are fixed when the entry is made: fetches read them
      * without the lock. Only refresh_interval, kid_refresh_interval and
@@ -104,44 +104,12 @@ static const b2c_keyset_t *lend_locked(b2c_key_store_t *store, entry_t *e,
     return &e->current->keyset;
 }
 
-/* Everything that changes what a fetch trusts: the origin rule (and with
- * it the private-address guard and its allowed addresses), the CA bundle
- * and the URL. Virtual hosts that differ in any of these get separate
- * entries (and shared cache entries), so one vhost's keys or retry pause
- * never reach another. Fields are separated by "\n", which none holds. */
-static const char *trust_key(apr_pool_t *p, const char *url,
-                             const b2c_key_store_options_t *opts)
-{
-    const char *addrs = "";
-
-    if (opts->jwks_same_origin && opts->allowed_addrs)
-        addrs = apr_array_pstrcat(p, opts->allowed_addrs, ' ');
-    return apr_pstrcat(p, opts->jwks_same_origin ? "h" : "c", "\n",
-                       opts->ca_file ? "f:" : "system",
-                       opts->ca_file ? opts->ca_file : "", "\n", addrs, "\n",
-                       url, NULL);
-}
-
-static const apr_array_header_t *copy_addrs(apr_pool_t *p,
-                                            const apr_array_header_t *a)
-{
-    apr_array_header_t *c;
-    int i;
-
-    if (!a)
-        return NULL;
-    c = apr_array_make(p, a->nelts, sizeof(const char *));
-    for (i = 0; i < a->nelts; i++)
-        APR_ARRAY_PUSH(c, const char *) =
-            apr_pstrdup(p, APR_ARRAY_IDX(a, i, const char *));
-    return c;
-}
-
 static entry_t *entry_locked(b2c_key_store_t *store, apr_pool_t *tmp,
                              const char *url,
                              const b2c_key_store_options_t *opts)
 {
-    const char *key = trust_key(tmp, url, opts);
+    const char *key = b2c_key_fetch_trust_key(
+        tmp, url, opts->jwks_same_origin, opts->ca_file, opts->allowed_addrs);
     entry_t *e = apr_hash_get(store->entries, key, APR_HASH_KEY_STRING);
 
     if (!e) {
@@ -153,7 +121,7 @@ static entry_t *entry_locked(b2c_key_store_t *store, apr_pool_t *tmp,
         e->opts = *opts;
         e->opts.ca_file =
             opts->ca_file ? apr_pstrdup(store->pool, opts->ca_file) : NULL;
-        e->opts.allowed_addrs = copy_addrs(store->pool, opts->allowed_addrs);
+        e->opts.allowed_addrs = b2c_strings_copy(store->pool, opts->allowed_addrs);
         apr_thread_mutex_create(&e->fetch_lock, APR_THREAD_MUTEX_DEFAULT,
                                 store->pool);
         apr_hash_set(store->entries, apr_pstrdup(store->pool, key),
@@ -410,21 +378,6 @@ static apr_status_t refresh_entry(b2c_key_store_t *store, entry_t *e,
     return rv;
 }
 
-/* The fetch lock within timeout_ms (polled: the mutex is not a timed
- * one), so that no request waits for another thread's fetch longer than
- * the fetch timeout. */
-static int lock_within(apr_thread_mutex_t *m, long timeout_ms)
-{
-    apr_time_t until = apr_time_now() + apr_time_from_msec(timeout_ms);
-
-    while (apr_thread_mutex_trylock(m) != APR_SUCCESS) {
-        if (apr_time_now() >= until)
-            return 0;
-        apr_sleep(apr_time_from_msec(5));
-    }
-    return 1;
-}
-
 apr_status_t b2c_key_store_get(b2c_key_store_t *store, request_rec *r,
                                const char *url,
                                const b2c_key_store_options_t *opts,
@@ -469,7 +422,7 @@ apr_status_t b2c_key_store_get(b2c_key_store_t *store, request_rec *r,
         apr_thread_mutex_unlock(e->fetch_lock);
     }
     else if (!have && !e->opts.jwks_same_origin
-             && lock_within(e->fetch_lock, e->opts.fetch_timeout_ms)) {
+             && b2c_mutex_lock_within(e->fetch_lock, e->opts.fetch_timeout_ms)) {
         /* Another thread fetches a URL of httpd.conf: wait for its result
          * (at most the fetch timeout), so that a cold start's burst makes
          * one fetch and is served by it. No fetch of our own: the total
@@ -489,25 +442,6 @@ apr_status_t b2c_key_store_get(b2c_key_store_t *store, request_rec *r,
         *out = lend_locked(store, e, r);
     apr_thread_mutex_unlock(store->lock);
     return rv;
-}
-
-/* The fleet-wide unknown-kid marker: present while a kid refresh for this
- * URL ran anywhere within the interval. Sets it when absent. */
-static int fleet_kid_refresh_allowed(b2c_key_store_t *store, entry_t *e,
-                                     server_rec *s, apr_pool_t *p)
-{
-    const char *key = cache_key(p, "kid", e);
-    char *buf;
-    size_t len;
-
-    if (!store->cache)
-        return 1;
-    if (b2c_shared_cache_get(store->cache, s, key, 64, p, &buf, &len)
-        == APR_SUCCESS)
-        return 0;
-    b2c_shared_cache_put(store->cache, s, key, "1", 1,
-                         apr_time_now() + e->opts.kid_refresh_interval, p);
-    return 1;
 }
 
 apr_status_t b2c_key_store_refresh(b2c_key_store_t *store, request_rec *r,
@@ -536,7 +470,7 @@ apr_status_t b2c_key_store_refresh(b2c_key_store_t *store, request_rec *r,
         if (store->cache && adopt_shared(store, e, r->server, r->pool, 0))
             rv = APR_SUCCESS;
     }
-    else if (!lock_within(e->fetch_lock, e->opts.fetch_timeout_ms)) {
+    else if (!b2c_mutex_lock_within(e->fetch_lock, e->opts.fetch_timeout_ms)) {
         /* Another thread fetched this URL for longer than the timeout: no
          * more waiting (a slow URL would hold every thread); newer keys
          * another process published are taken, else the caller answers
@@ -574,7 +508,9 @@ apr_status_t b2c_key_store_refresh(b2c_key_store_t *store, request_rec *r,
                 || b2c_lease_join(&f.lease, r->pool))
                 rv = APR_SUCCESS;
             else if (allowed
-                     && fleet_kid_refresh_allowed(store, e, r->server, r->pool)
+                     && b2c_shared_cache_once(
+                            store->cache, r->server, cache_key(r->pool, "kid", e),
+                            e->opts.kid_refresh_interval, r->pool)
                      && refresh_entry(store, e, r->server, r->pool, 0)
                             == APR_SUCCESS)
                 rv = APR_SUCCESS;

@@ -426,19 +426,6 @@ static apr_status_t refuse(client_state_t *cs, request_rec *r,
     return APR_EAGAIN;
 }
 
-/* The fetch lock within timeout_ms (polled: not a timed mutex). */
-static int lock_within(apr_thread_mutex_t *m, long timeout_ms)
-{
-    apr_time_t until = apr_time_now() + apr_time_from_msec(timeout_ms);
-
-    while (apr_thread_mutex_trylock(m) != APR_SUCCESS) {
-        if (apr_time_now() >= until)
-            return 0;
-        apr_sleep(apr_time_from_msec(5));
-    }
-    return 1;
-}
-
 apr_status_t b2c_client_tokens_get(b2c_client_tokens_t *t,
                                    const b2c_client_def_t *def,
                                    request_rec *r, const char **token,
@@ -464,7 +451,7 @@ apr_status_t b2c_client_tokens_get(b2c_client_tokens_t *t,
             fetch(t, cs, r->pool);
         apr_thread_mutex_unlock(cs->fetch_lock);
     }
-    else if (lock_within(cs->fetch_lock, B2C_CLIENT_TIMEOUT_MS))
+    else if (b2c_mutex_lock_within(cs->fetch_lock, B2C_CLIENT_TIMEOUT_MS))
         apr_thread_mutex_unlock(cs->fetch_lock); /* its result, no fetch */
     else if (t->cache)
         adopt_shared(t, cs, r->pool);

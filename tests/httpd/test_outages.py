@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Waits during identity-platform outages (issue 12 items 2 and 3, issue 11 finding 1):
 
   * recovery: children in their retry pause (keys) or backoff (client tokens) take what
