@@ -27,8 +27,10 @@ const char *b2c_authority_token_endpoint(apr_pool_t *p, const char *authority,
         *err = "no authority URL";
         return NULL;
     }
-    if (b2c_url_parse(p, authority, B2C_URL_NO_USERINFO | B2C_URL_NO_QUERY
-                                    | B2C_URL_NO_FRAGMENT, NULL, err)
+    if (b2c_url_parse(p, authority,
+                      B2C_URL_NO_USERINFO | B2C_URL_NO_QUERY
+                          | B2C_URL_NO_FRAGMENT,
+                      NULL, err)
         != APR_SUCCESS) {
         *err = apr_pstrcat(p, "the authority: ", *err, NULL);
         return NULL;
@@ -50,7 +52,8 @@ const char *b2c_authority_token_endpoint(apr_pool_t *p, const char *authority,
     /* path: RFC 3986 pchars except '@' (user info) and '%' plus '/';
      * '?' and '#' (query, fragment) and anything else are refused */
     if (strspn(path, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                     "0123456789-._~!$&'()*+,;=:/") < plen) {
+                     "0123456789-._~!$&'()*+,;=:/")
+        < plen) {
         *err = "the authority URL's path holds characters not allowed there "
                "(user info, query and fragment are not allowed)";
         return NULL;
@@ -63,22 +66,24 @@ const char *b2c_authority_token_endpoint(apr_pool_t *p, const char *authority,
      * .well-known except in the suffixes we know: a token endpoint or a v1
      * authority must not turn into ".../token/oauth2/v2.0/token" */
     for (seg = path; seg < path + plen;) {
-        const char *next = memchr(seg + 1, '/', (size_t)(path + plen - seg - 1));
+        const char *next =
+            memchr(seg + 1, '/', (size_t)(path + plen - seg - 1));
         size_t slen = (size_t)((next ? next : path + plen) - seg - 1);
         const char *name = seg + 1;
         int last = next == NULL;
-        int before_last = !last && memchr(next + 1, '/',
-                                          (size_t)(path + plen - next - 1)) == NULL;
+        int before_last =
+            !last
+            && memchr(next + 1, '/', (size_t)(path + plen - next - 1)) == NULL;
 
-        if (slen == 0 || (slen == 1 && name[0] == '.') ||
-            (slen == 2 && name[0] == '.' && name[1] == '.')) {
+        if (slen == 0 || (slen == 1 && name[0] == '.')
+            || (slen == 2 && name[0] == '.' && name[1] == '.')) {
             *err = "the authority URL has an empty or dot path segment";
             return NULL;
         }
-        if ((slen == 6 && strncmp(name, "oauth2", 6) == 0 &&
-             !(before_last && oauth2_v2)) ||
-            (slen == 4 && strncmp(name, "v2.0", 4) == 0 && !last) ||
-            (slen == 11 && strncmp(name, ".well-known", 11) == 0)) {
+        if ((slen == 6 && strncmp(name, "oauth2", 6) == 0
+             && !(before_last && oauth2_v2))
+            || (slen == 4 && strncmp(name, "v2.0", 4) == 0 && !last)
+            || (slen == 11 && strncmp(name, ".well-known", 11) == 0)) {
             *err = "the authority URL is neither an authority (https://host/"
                    "TENANT[/v2.0]), nor .../oauth2/v2.0, nor a discovery URL";
             return NULL;

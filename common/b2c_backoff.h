@@ -5,7 +5,6 @@
 #ifndef B2C_BACKOFF_H
 #define B2C_BACKOFF_H
 
-
 /* Retry-After (RFC 9110 §10.2.3): delay-seconds or an HTTP-date; seconds
  * from now, or -1 when absent/invalid. Capped at one day. */
 long long b2c_retry_after_seconds(const char *value, long long now);

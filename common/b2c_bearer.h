@@ -7,9 +7,9 @@
 #include <stddef.h>
 
 typedef enum {
-    B2C_BEARER_NONE = 0,   /* no header, or another scheme (Basic, ...) */
-    B2C_BEARER_OK,         /* one b64token after "Bearer" */
-    B2C_BEARER_MALFORMED   /* "Bearer" but not followed by exactly one token */
+    B2C_BEARER_NONE = 0, /* no header, or another scheme (Basic, ...) */
+    B2C_BEARER_OK,       /* one b64token after "Bearer" */
+    B2C_BEARER_MALFORMED /* "Bearer" but not followed by exactly one token */
 } b2c_bearer_status_t;
 
 /* Parse the value of an Authorization header (NULL when absent):

@@ -49,9 +49,9 @@ apr_status_t b2c_cache_entry_unpack(apr_pool_t *p, const char *buf, size_t len,
     const char *r, *end = buf + len, *nl;
     int i;
 
-    if (!buf || nfields < 1 || len < mlen + klen + 1
-        || memcmp(buf, MAGIC, mlen) || memcmp(buf + mlen, kind, klen)
-        || buf[mlen + klen] != '\n' || memchr(buf, '\0', len))
+    if (!buf || nfields < 1 || len < mlen + klen + 1 || memcmp(buf, MAGIC, mlen)
+        || memcmp(buf + mlen, kind, klen) || buf[mlen + klen] != '\n'
+        || memchr(buf, '\0', len))
         return APR_EINVAL;
     r = buf + mlen + klen + 1;
     for (i = 0; i < nfields - 1; i++) {

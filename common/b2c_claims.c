@@ -19,7 +19,8 @@ int b2c_claims_has_role(const json_t *claims, const char *role)
     roles = json_object_get(claims, "roles");
     if (!json_is_array(roles))
         return 0;
-    json_array_foreach(roles, i, el) {
+    json_array_foreach(roles, i, el)
+    {
         if (json_is_string(el) && strcmp(json_string_value(el), role) == 0)
             return 1;
     }
@@ -88,7 +89,8 @@ int b2c_claims_match(const json_t *claims, const char *name, const char *value)
         return 0;
     if (!json_is_array(v))
         return scalar_equals(v, value);
-    json_array_foreach(v, i, el) {
+    json_array_foreach(v, i, el)
+    {
         if (scalar_equals(el, value))
             return 1;
     }
@@ -125,7 +127,8 @@ static char *json_text(apr_pool_t *p, const json_t *v)
     return out;
 }
 
-const char *b2c_claim_text(apr_pool_t *p, const json_t *claims, const char *name)
+const char *b2c_claim_text(apr_pool_t *p, const json_t *claims,
+                           const char *name)
 {
     json_t *v, *el;
     char *to_free;
@@ -146,20 +149,24 @@ const char *b2c_claim_text(apr_pool_t *p, const json_t *claims, const char *name
         return text ? defang((char *)text) : NULL;
     }
     /* Arrays of scalars are joined; anything nested stays JSON. */
-    json_array_foreach(v, i, el) {
+    json_array_foreach(v, i, el)
+    {
         if (!json_is_string(el) && !json_is_number(el) && !json_is_boolean(el))
             return defang(json_text(p, v));
     }
     {
-        apr_array_header_t *parts = apr_array_make(p, (int)json_array_size(v) + 1,
-                                                   sizeof(const char *));
-        json_array_foreach(v, i, el) {
+        apr_array_header_t *parts = apr_array_make(
+            p, (int)json_array_size(v) + 1, sizeof(const char *));
+        json_array_foreach(v, i, el)
+        {
             text = scalar_text(el, &to_free);
-            APR_ARRAY_PUSH(parts, const char *) = apr_pstrdup(p, text ? text : "");
+            APR_ARRAY_PUSH(parts, const char *) =
+                apr_pstrdup(p, text ? text : "");
             free(to_free);
         }
         /* One allocation, linear: arrays in a 16 KB token can be long. */
-        return defang(apr_array_pstrcat(p, parts, B2C_CLAIM_ARRAY_SEPARATOR[0]));
+        return defang(
+            apr_array_pstrcat(p, parts, B2C_CLAIM_ARRAY_SEPARATOR[0]));
     }
 }
 
@@ -171,8 +178,8 @@ const char *b2c_claim_env_name(apr_pool_t *p, const char *name)
         return NULL;
     out = apr_pstrdup(p, name);
     for (c = out; *c; c++) {
-        if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') ||
-              (*c >= '0' && *c <= '9')))
+        if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z')
+              || (*c >= '0' && *c <= '9')))
             *c = '_';
     }
     return out;
@@ -191,8 +198,7 @@ static int plain_lower_name(const char *name)
 }
 
 int b2c_claims_render_exports(apr_pool_t *p, const json_t *claims,
-                              const char *env_prefix,
-                              b2c_claim_export_t **out)
+                              const char *env_prefix, b2c_claim_export_t **out)
 {
     const char *name;
     json_t *value;
@@ -202,7 +208,8 @@ int b2c_claims_render_exports(apr_pool_t *p, const json_t *claims,
 
     *out = x = apr_palloc(p, sizeof(*x) * (json_object_size(claims) + 1));
     plain = apr_pcalloc(p, json_object_size(claims) + 1);
-    json_object_foreach((json_t *)claims, name, value) {
+    json_object_foreach((json_t *)claims, name, value)
+    {
         const char *text = b2c_claim_text(p, claims, name), *env;
         int i, mine;
         if (!text)

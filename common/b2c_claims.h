@@ -28,7 +28,8 @@ int b2c_claims_match(const json_t *claims, const char *name, const char *value);
  * compact JSON. NULL when absent or JSON null. Control characters (including
  * CR/LF) and the Unicode line breaks U+0085, U+2028 and U+2029 are replaced
  * by spaces, so a value can never split a header or a log line. */
-const char *b2c_claim_text(apr_pool_t *p, const json_t *claims, const char *name);
+const char *b2c_claim_text(apr_pool_t *p, const json_t *claims,
+                           const char *name);
 
 /* A claim name made safe for an environment variable or header suffix:
  * [A-Za-z0-9] kept, everything else becomes '_'. */
@@ -47,7 +48,6 @@ typedef struct {
  * plain lower case ([a-z0-9_], what Require reads), else the later one.
  * The entries' names are distinct without regard to case. */
 int b2c_claims_render_exports(apr_pool_t *p, const json_t *claims,
-                              const char *env_prefix,
-                              b2c_claim_export_t **out);
+                              const char *env_prefix, b2c_claim_export_t **out);
 
 #endif

@@ -15,8 +15,8 @@
 #include <openssl/x509.h>
 #include <string.h>
 
-#define ASSERTION_LIFETIME 600      /* seconds; MSAL uses 10 minutes */
-#define MIN_RSA_BITS 2048
+#define ASSERTION_LIFETIME 600 /* seconds; MSAL uses 10 minutes */
+#define MIN_RSA_BITS       2048
 
 /* ---------------------------------------------------------------------
  * Certificates
@@ -32,7 +32,10 @@ static apr_status_t pkey_cleanup(void *data)
  * encrypted key simply fails to load. */
 static int no_password(char *buf, int size, int rwflag, void *u)
 {
-    (void)buf; (void)size; (void)rwflag; (void)u;
+    (void)buf;
+    (void)size;
+    (void)rwflag;
+    (void)u;
     return 0;
 }
 
@@ -60,8 +63,8 @@ static const char *digest_b64url(apr_pool_t *p, const char *name,
 }
 
 apr_status_t b2c_client_cert_load(apr_pool_t *p, const char *cert_file,
-                                  const char *key_file,
-                                  b2c_client_cert_t **out, const char **err)
+                                  const char *key_file, b2c_client_cert_t **out,
+                                  const char **err)
 {
     BIO *bio;
     X509 *x509 = NULL;
@@ -100,8 +103,10 @@ apr_status_t b2c_client_cert_load(apr_pool_t *p, const char *cert_file,
     key = PEM_read_bio_PrivateKey(bio, NULL, no_password, NULL);
     BIO_free(bio);
     if (key == NULL) {
-        *err = apr_psprintf(p, "%s holds no PEM private key (encrypted keys "
-                            "are not supported)", key_file);
+        *err = apr_psprintf(p,
+                            "%s holds no PEM private key (encrypted keys "
+                            "are not supported)",
+                            key_file);
         goto fail;
     }
     if (!EVP_PKEY_is_a(key, "RSA")) {
@@ -109,18 +114,23 @@ apr_status_t b2c_client_cert_load(apr_pool_t *p, const char *cert_file,
         goto fail;
     }
     if ((bits = EVP_PKEY_get_bits(key)) < MIN_RSA_BITS) {
-        *err = apr_psprintf(p, "the RSA key in %s has %d bits, at least %d "
-                            "are required", key_file, bits, MIN_RSA_BITS);
+        *err = apr_psprintf(p,
+                            "the RSA key in %s has %d bits, at least %d "
+                            "are required",
+                            key_file, bits, MIN_RSA_BITS);
         goto fail;
     }
     if (X509_check_private_key(x509, key) != 1) {
-        *err = apr_psprintf(p, "the key in %s does not match the certificate "
-                            "in %s", key_file, cert_file);
+        *err = apr_psprintf(p,
+                            "the key in %s does not match the certificate "
+                            "in %s",
+                            key_file, cert_file);
         goto fail;
     }
-    if ((der_len = i2d_X509(x509, &der)) <= 0 ||
-        (x5t = digest_b64url(p, "SHA1", der, (size_t)der_len)) == NULL ||
-        (x5t_s256 = digest_b64url(p, "SHA256", der, (size_t)der_len)) == NULL) {
+    if ((der_len = i2d_X509(x509, &der)) <= 0
+        || (x5t = digest_b64url(p, "SHA1", der, (size_t)der_len)) == NULL
+        || (x5t_s256 = digest_b64url(p, "SHA256", der, (size_t)der_len))
+               == NULL) {
         *err = apr_psprintf(p, "cannot hash the certificate in %s", cert_file);
         goto fail;
     }
@@ -172,8 +182,8 @@ static const char *random_uuid(apr_pool_t *p)
     return apr_psprintf(p,
                         "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
                         "%02x%02x%02x%02x%02x%02x",
-                        b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
-                        b[10], b[11], b[12], b[13], b[14], b[15]);
+                        b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8],
+                        b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
 }
 
 apr_status_t b2c_client_assertion(apr_pool_t *p, const b2c_client_cert_t *cert,
@@ -190,13 +200,13 @@ apr_status_t b2c_client_assertion(apr_pool_t *p, const b2c_client_cert_t *cert,
 
     *assertion = NULL;
     *err = NULL;
-    if (cert == NULL || cert->key == NULL || cert->x5t == NULL ||
-        cert->x5t_s256 == NULL) {
+    if (cert == NULL || cert->key == NULL || cert->x5t == NULL
+        || cert->x5t_s256 == NULL) {
         *err = "no client certificate";
         return APR_EINVAL;
     }
-    if (client_id == NULL || *client_id == '\0' || token_endpoint == NULL ||
-        *token_endpoint == '\0') {
+    if (client_id == NULL || *client_id == '\0' || token_endpoint == NULL
+        || *token_endpoint == '\0') {
         *err = "client assertion needs a client id and a token endpoint";
         return APR_EINVAL;
     }
@@ -208,10 +218,10 @@ apr_status_t b2c_client_assertion(apr_pool_t *p, const b2c_client_cert_t *cert,
 
     header = json_pack("{s:s, s:s, s:s, s:s}", "alg", "RS256", "typ", "JWT",
                        "x5t", cert->x5t, "x5t#S256", cert->x5t_s256);
-    claims = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I}", "aud",
-                       token_endpoint, "iss", client_id, "sub", client_id, "jti",
-                       jti, "nbf", (json_int_t)now, "iat", (json_int_t)now,
-                       "exp", (json_int_t)(now + ASSERTION_LIFETIME));
+    claims = json_pack(
+        "{s:s, s:s, s:s, s:s, s:I, s:I, s:I}", "aud", token_endpoint, "iss",
+        client_id, "sub", client_id, "jti", jti, "nbf", (json_int_t)now, "iat",
+        (json_int_t)now, "exp", (json_int_t)(now + ASSERTION_LIFETIME));
     /* json_pack fails on invalid UTF-8 in the client id or endpoint */
     h64 = header ? b64url_json(p, header) : NULL;
     c64 = claims ? b64url_json(p, claims) : NULL;
@@ -231,15 +241,17 @@ apr_status_t b2c_client_assertion(apr_pool_t *p, const b2c_client_cert_t *cert,
     sig = apr_palloc(p, (apr_size_t)EVP_PKEY_get_size(cert->key));
     sig_len = (size_t)EVP_PKEY_get_size(cert->key);
     /* RSA defaults to PKCS #1 v1.5 padding: RS256 (RFC 7518 §3.3) */
-    ok = EVP_DigestSignInit(mctx, NULL, EVP_sha256(), NULL, cert->key) == 1 &&
-         EVP_DigestSign(mctx, sig, &sig_len, (const unsigned char *)input,
-                        strlen(input)) == 1;
+    ok = EVP_DigestSignInit(mctx, NULL, EVP_sha256(), NULL, cert->key) == 1
+         && EVP_DigestSign(mctx, sig, &sig_len, (const unsigned char *)input,
+                           strlen(input))
+                == 1;
     EVP_MD_CTX_free(mctx);
     if (!ok) {
         ERR_clear_error();
         *err = "signing the client assertion failed";
         return APR_EGENERAL;
     }
-    *assertion = apr_pstrcat(p, input, ".", b2c_b64url_encode(p, sig, sig_len), NULL);
+    *assertion =
+        apr_pstrcat(p, input, ".", b2c_b64url_encode(p, sig, sig_len), NULL);
     return APR_SUCCESS;
 }

@@ -10,9 +10,9 @@
 
 /* A certificate credential: what MSAL's WithCertificate uses. */
 typedef struct {
-    EVP_PKEY *key;            /* RSA private key */
-    const char *x5t;          /* base64url SHA-1 of the DER certificate */
-    const char *x5t_s256;     /* base64url SHA-256 of the DER certificate */
+    EVP_PKEY *key;        /* RSA private key */
+    const char *x5t;      /* base64url SHA-1 of the DER certificate */
+    const char *x5t_s256; /* base64url SHA-256 of the DER certificate */
 } b2c_client_cert_t;
 
 /* Load a PEM certificate and its PEM private key (RSA, 2048 bits or more;
@@ -21,8 +21,8 @@ typedef struct {
  * is freed with p. *err names the file at fault and never prints key
  * material. */
 apr_status_t b2c_client_cert_load(apr_pool_t *p, const char *cert_file,
-                                  const char *key_file,
-                                  b2c_client_cert_t **out, const char **err);
+                                  const char *key_file, b2c_client_cert_t **out,
+                                  const char **err);
 
 /* The client assertion JWT for token_endpoint: header {alg RS256, typ JWT,
  * x5t, x5t#S256}; claims {aud = token_endpoint, iss = sub = client_id,

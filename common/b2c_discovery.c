@@ -56,8 +56,9 @@ apr_status_t b2c_discovery_parse(apr_pool_t *p, const char *buf, size_t len,
     d->jwks_uri = apr_pstrdup(p, jwks_uri);
     /* Optional, and only the token client needs it: a bad value is
      * dropped rather than failing the validator's metadata. */
-    d->token_endpoint = url_acceptable(tmp, token_endpoint) ? apr_pstrdup(p, token_endpoint)
-                                                       : NULL;
+    d->token_endpoint = url_acceptable(tmp, token_endpoint)
+                            ? apr_pstrdup(p, token_endpoint)
+                            : NULL;
     *out = d;
     rv = APR_SUCCESS;
 out:

@@ -6,9 +6,9 @@
 #include <apr_pools.h>
 
 typedef struct {
-    const char *issuer;          /* required */
-    const char *jwks_uri;        /* required, http(s) URL */
-    const char *token_endpoint;  /* optional */
+    const char *issuer;         /* required */
+    const char *jwks_uri;       /* required, http(s) URL */
+    const char *token_endpoint; /* optional */
 } b2c_discovery_t;
 
 /* Parse a discovery document; issuer and jwks_uri must be non-empty strings,

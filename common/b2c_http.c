@@ -91,9 +91,10 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *baton)
 static int v4_internal(const unsigned char *a)
 {
     return a[0] == 0 || a[0] == 10 || a[0] == 127 || a[0] >= 224
-        || (a[0] == 100 && (a[1] & 0xc0) == 64)
-        || (a[0] == 169 && a[1] == 254) || (a[0] == 172 && (a[1] & 0xf0) == 16)
-        || (a[0] == 192 && a[1] == 168);
+           || (a[0] == 100 && (a[1] & 0xc0) == 64)
+           || (a[0] == 169 && a[1] == 254)
+           || (a[0] == 172 && (a[1] & 0xf0) == 16)
+           || (a[0] == 192 && a[1] == 168);
 }
 
 int b2c_http_address_is_internal(const struct sockaddr *sa)
@@ -103,8 +104,8 @@ int b2c_http_address_is_internal(const struct sockaddr *sa)
             (const unsigned char *)&((const struct sockaddr_in *)sa)->sin_addr);
     if (sa->sa_family == AF_INET6) {
         static const unsigned char zero[15] = { 0 };
-        static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-                                                  0xff, 0xff };
+        static const unsigned char mapped[12] = { 0, 0, 0, 0, 0,    0,
+                                                  0, 0, 0, 0, 0xff, 0xff };
         const unsigned char *a =
             ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
         if (!memcmp(a, zero, 15) && a[15] <= 1)
@@ -112,7 +113,7 @@ int b2c_http_address_is_internal(const struct sockaddr *sa)
         if (!memcmp(a, mapped, 12))
             return v4_internal(a + 12);
         return (a[0] & 0xfe) == 0xfc || a[0] == 0xff
-            || (a[0] == 0xfe && (a[1] & 0xc0) == 0x80);
+               || (a[0] == 0xfe && (a[1] & 0xc0) == 0x80);
     }
     return 1; /* anything else (unix sockets...) is not for customers */
 }
@@ -125,9 +126,10 @@ typedef struct {
 static int address_allowed(const socket_guard_t *g, const struct sockaddr *sa)
 {
     char text[INET6_ADDRSTRLEN] = "";
-    const void *bin = sa->sa_family == AF_INET
-        ? (const void *)&((const struct sockaddr_in *)sa)->sin_addr
-        : (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
+    const void *bin =
+        sa->sa_family == AF_INET
+            ? (const void *)&((const struct sockaddr_in *)sa)->sin_addr
+            : (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
     int i;
 
     if (!b2c_http_address_is_internal(sa))
@@ -137,8 +139,8 @@ static int address_allowed(const socket_guard_t *g, const struct sockaddr *sa)
         || !inet_ntop(sa->sa_family, bin, text, sizeof(text)))
         return 0;
     for (i = 0; i < g->opts->allowed_addrs->nelts; i++)
-        if (!strcasecmp(text, APR_ARRAY_IDX(g->opts->allowed_addrs, i,
-                                            const char *)))
+        if (!strcasecmp(text,
+                        APR_ARRAY_IDX(g->opts->allowed_addrs, i, const char *)))
             return 1;
     return 0;
 }
@@ -201,7 +203,9 @@ static apr_status_t perform(apr_pool_t *p, const char *url,
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
     if (opts->ca_file)
         curl_easy_setopt(curl, CURLOPT_CAINFO, opts->ca_file);
-    curl_easy_setopt(curl, CURLOPT_USERAGENT, "mod_b2c/" "0.1");
+    curl_easy_setopt(curl, CURLOPT_USERAGENT,
+                     "mod_b2c/"
+                     "0.1");
     curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, ""); /* identity, gzip */
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);

@@ -9,10 +9,10 @@
 #include <apr_tables.h>
 
 typedef struct {
-    long timeout_ms;          /* total time for the exchange */
+    long timeout_ms; /* total time for the exchange */
     long connect_timeout_ms;
-    size_t max_body;          /* larger answers fail with APR_ENOSPC */
-    const char *ca_file;      /* NULL: the system store */
+    size_t max_body;     /* larger answers fail with APR_ENOSPC */
+    const char *ca_file; /* NULL: the system store */
     /* Set for fetches a .htaccess file named: connect to no loopback,
      * link-local, private or other internal address (checked on the
      * address DNS gave, so an allowed name cannot lead inside) except the
@@ -22,8 +22,8 @@ typedef struct {
 } b2c_http_options_t;
 
 typedef struct {
-    long status;              /* HTTP status, 0 when no answer */
-    const char *body;         /* NUL-terminated (the NUL is not in body_len) */
+    long status;      /* HTTP status, 0 when no answer */
+    const char *body; /* NUL-terminated (the NUL is not in body_len) */
     size_t body_len;
     const char *content_type; /* may be NULL */
     const char *retry_after;  /* Retry-After header or NULL */

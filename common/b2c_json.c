@@ -46,8 +46,9 @@ apr_status_t b2c_json_parse_object(apr_pool_t *p, const char *buf, size_t len,
             *err = apr_psprintf(p, "duplicate JSON member (line %d, column %d)",
                                 jerr.line, jerr.column);
         else if (json_error_code(&jerr) == json_error_end_of_input_expected)
-            *err = apr_psprintf(p, "trailing data after JSON (line %d, column %d)",
-                                jerr.line, jerr.column);
+            *err =
+                apr_psprintf(p, "trailing data after JSON (line %d, column %d)",
+                             jerr.line, jerr.column);
         else
             *err = apr_psprintf(p, "invalid JSON (line %d, column %d)",
                                 jerr.line, jerr.column);
@@ -93,8 +94,8 @@ int b2c_json_numeric_date(const json_t *obj, const char *name, long long *out)
         double d = json_real_value(v);
         /* "1700000000.0" is a valid NumericDate; fractions are not worth
          * supporting and would only blur comparisons. */
-        if (!isfinite(d) || d != floor(d) ||
-            d > (double)B2C_NUMERIC_DATE_MAX || d < -(double)B2C_NUMERIC_DATE_MAX)
+        if (!isfinite(d) || d != floor(d) || d > (double)B2C_NUMERIC_DATE_MAX
+            || d < -(double)B2C_NUMERIC_DATE_MAX)
             return -1;
         value = (long long)d;
     }

@@ -15,14 +15,13 @@
 #include <openssl/rsa.h>
 #include <string.h>
 
-#define RSA_MIN_BITS 2048
-#define RSA_MAX_BITS 16384 /* bounds verification cost per key */
-#define RSA_MAX_E_BYTES 8  /* OpenSSL caps large-modulus exponents at 64 bits */
+#define RSA_MIN_BITS    2048
+#define RSA_MAX_BITS    16384 /* bounds verification cost per key */
+#define RSA_MAX_E_BYTES 8 /* OpenSSL caps large-modulus exponents at 64 bits */
 
 /* Members that only private or symmetric keys carry. */
-static const char *const private_members[] = {
-    "d", "p", "q", "dp", "dq", "qi", "oth", "k", NULL
-};
+static const char *const private_members[] = { "d",  "p",   "q", "dp", "dq",
+                                               "qi", "oth", "k", NULL };
 
 static apr_status_t pkey_cleanup(void *data)
 {
@@ -68,7 +67,8 @@ static const unsigned char *member_bytes(apr_pool_t *p, const json_t *jwk,
 
     if (s == NULL || *s == '\0')
         return NULL;
-    if (b2c_b64url_decode(p, s, strlen(s), &out, len) != APR_SUCCESS || *len == 0)
+    if (b2c_b64url_decode(p, s, strlen(s), &out, len) != APR_SUCCESS
+        || *len == 0)
         return NULL;
     return out;
 }
@@ -79,8 +79,8 @@ static EVP_PKEY *pkey_from_params(const char *type, OSSL_PARAM *params)
     EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, type, NULL);
     EVP_PKEY *pkey = NULL;
 
-    if (ctx == NULL || EVP_PKEY_fromdata_init(ctx) != 1 ||
-        EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) != 1)
+    if (ctx == NULL || EVP_PKEY_fromdata_init(ctx) != 1
+        || EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) != 1)
         pkey = NULL;
     EVP_PKEY_CTX_free(ctx);
     return pkey;
@@ -97,8 +97,8 @@ static EVP_PKEY *rsa_from_jwk(apr_pool_t *tmp, const json_t *jwk)
     EVP_PKEY *pkey = NULL;
     int nbits;
 
-    if (n == NULL || e == NULL || elen > RSA_MAX_E_BYTES ||
-        nlen > RSA_MAX_BITS / 8 + 1)
+    if (n == NULL || e == NULL || elen > RSA_MAX_E_BYTES
+        || nlen > RSA_MAX_BITS / 8 + 1)
         return NULL;
     bn_n = BN_bin2bn(n, (int)nlen, NULL);
     bn_e = BN_bin2bn(e, (int)elen, NULL);
@@ -106,12 +106,12 @@ static EVP_PKEY *rsa_from_jwk(apr_pool_t *tmp, const json_t *jwk)
         goto out;
     nbits = BN_num_bits(bn_n);
     /* e must be odd and > 1; n odd (a product of odd primes) and sized. */
-    if (nbits < RSA_MIN_BITS || nbits > RSA_MAX_BITS || !BN_is_odd(bn_n) ||
-        !BN_is_odd(bn_e) || BN_is_one(bn_e) || BN_cmp(bn_e, bn_n) >= 0)
+    if (nbits < RSA_MIN_BITS || nbits > RSA_MAX_BITS || !BN_is_odd(bn_n)
+        || !BN_is_odd(bn_e) || BN_is_one(bn_e) || BN_cmp(bn_e, bn_n) >= 0)
         goto out;
     bld = OSSL_PARAM_BLD_new();
-    if (bld == NULL || !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn_n) ||
-        !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, bn_e))
+    if (bld == NULL || !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn_n)
+        || !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, bn_e))
         goto out;
     params = OSSL_PARAM_BLD_to_param(bld);
     if (params != NULL)
@@ -127,14 +127,25 @@ out:
 /* JOSE curve name → OpenSSL group name and coordinate size in bytes. */
 static const char *ec_group_for(const char *crv, size_t *coord_len)
 {
-    if (crv == NULL) return NULL;
-    if (strcmp(crv, "P-256") == 0) { *coord_len = 32; return "prime256v1"; }
-    if (strcmp(crv, "P-384") == 0) { *coord_len = 48; return "secp384r1"; }
-    if (strcmp(crv, "P-521") == 0) { *coord_len = 66; return "secp521r1"; }
+    if (crv == NULL)
+        return NULL;
+    if (strcmp(crv, "P-256") == 0) {
+        *coord_len = 32;
+        return "prime256v1";
+    }
+    if (strcmp(crv, "P-384") == 0) {
+        *coord_len = 48;
+        return "secp384r1";
+    }
+    if (strcmp(crv, "P-521") == 0) {
+        *coord_len = 66;
+        return "secp521r1";
+    }
     return NULL;
 }
 
-static EVP_PKEY *ec_from_jwk(apr_pool_t *tmp, const json_t *jwk, const char *crv)
+static EVP_PKEY *ec_from_jwk(apr_pool_t *tmp, const json_t *jwk,
+                             const char *crv)
 {
     size_t coord = 0, xlen, ylen;
     const char *group = ec_group_for(crv, &coord);
@@ -146,7 +157,8 @@ static EVP_PKEY *ec_from_jwk(apr_pool_t *tmp, const json_t *jwk, const char *crv
     EVP_PKEY_CTX *check;
 
     /* RFC 7518 §6.2.1.2: coordinates are full-length, never shortened. */
-    if (group == NULL || x == NULL || y == NULL || xlen != coord || ylen != coord)
+    if (group == NULL || x == NULL || y == NULL || xlen != coord
+        || ylen != coord)
         return NULL;
     point = apr_palloc(tmp, 1 + 2 * coord);
     point[0] = 0x04; /* uncompressed SEC1 point */
@@ -173,7 +185,8 @@ static EVP_PKEY *ec_from_jwk(apr_pool_t *tmp, const json_t *jwk, const char *crv
 
 /* Optional string member: returns 1 and sets *out (NULL when absent), or 0
  * when present with another type (the key is then malformed). */
-static int optional_string(const json_t *jwk, const char *name, const char **out)
+static int optional_string(const json_t *jwk, const char *name,
+                           const char **out)
 {
     json_t *v = json_object_get(jwk, name);
 
@@ -196,7 +209,8 @@ static int key_ops_allow_verify(const json_t *jwk)
         return 1;
     if (!json_is_array(ops))
         return 0;
-    json_array_foreach(ops, i, op) {
+    json_array_foreach(ops, i, op)
+    {
         if (json_is_string(op) && strcmp(json_string_value(op), "verify") == 0)
             return 1;
     }
@@ -205,7 +219,8 @@ static int key_ops_allow_verify(const json_t *jwk)
 
 /* Fill *key from one JWK; returns 0 when the key must be skipped. Strings
  * are copied into p: the JSON document lives only in tmp. */
-static int parse_key(apr_pool_t *p, apr_pool_t *tmp, const json_t *jwk, b2c_jwk_t *key)
+static int parse_key(apr_pool_t *p, apr_pool_t *tmp, const json_t *jwk,
+                     b2c_jwk_t *key)
 {
     const char *kty, *kid, *use, *alg, *issuer, *crv = NULL;
     EVP_PKEY *pkey;
@@ -220,8 +235,9 @@ static int parse_key(apr_pool_t *p, apr_pool_t *tmp, const json_t *jwk, b2c_jwk_
         if (json_object_get(jwk, private_members[i]) != NULL)
             return 0;
     }
-    if (!optional_string(jwk, "kid", &kid) || !optional_string(jwk, "use", &use) ||
-        !optional_string(jwk, "alg", &alg) || !optional_string(jwk, "issuer", &issuer))
+    if (!optional_string(jwk, "kid", &kid) || !optional_string(jwk, "use", &use)
+        || !optional_string(jwk, "alg", &alg)
+        || !optional_string(jwk, "issuer", &issuer))
         return 0;
     if (use != NULL && strcmp(use, "sig") != 0)
         return 0;

@@ -8,13 +8,14 @@
 #include <openssl/evp.h>
 
 typedef struct {
-    const char *kid;    /* may be NULL */
-    const char *kty;    /* "RSA" or "EC" */
-    const char *use;    /* NULL, or e.g. "sig" */
-    const char *alg;    /* NULL, or e.g. "RS256" */
-    const char *issuer; /* NULL, or Microsoft's per-key issuer (may hold "{tenantid}") */
-    const char *crv;    /* EC only: "P-256", "P-384", "P-521" */
-    EVP_PKEY *pkey;     /* freed by a cleanup on the pool the set was parsed into */
+    const char *kid; /* may be NULL */
+    const char *kty; /* "RSA" or "EC" */
+    const char *use; /* NULL, or e.g. "sig" */
+    const char *alg; /* NULL, or e.g. "RS256" */
+    const char *
+        issuer; /* NULL, or Microsoft's per-key issuer (may hold "{tenantid}") */
+    const char *crv; /* EC only: "P-256", "P-384", "P-521" */
+    EVP_PKEY *pkey; /* freed by a cleanup on the pool the set was parsed into */
     /* RSA only: an RS256 verification context set up once, which each
      * verification duplicates (OpenSSL 3 looks up algorithms on every set-up
      * otherwise), and SHA-256, fetched once. Same lifetime as pkey. */
@@ -24,8 +25,8 @@ typedef struct {
 
 typedef struct {
     int nkeys;
-    b2c_jwk_t *keys;   /* nkeys entries */
-    int nskipped;      /* keys ignored (unsupported kty, enc-only, bad members) */
+    b2c_jwk_t *keys; /* nkeys entries */
+    int nskipped;    /* keys ignored (unsupported kty, enc-only, bad members) */
 } b2c_jwks_t;
 
 /* Parse a JWKS document ({"keys":[...]}). Keys of unsupported types, with

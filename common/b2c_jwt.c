@@ -20,9 +20,11 @@ static const struct {
     const char *name;
     unsigned bit;
 } alg_table[] = {
-    { "RS256", B2C_ALG_RS256 }, { "RS384", B2C_ALG_RS384 }, { "RS512", B2C_ALG_RS512 },
-    { "PS256", B2C_ALG_PS256 }, { "PS384", B2C_ALG_PS384 }, { "PS512", B2C_ALG_PS512 },
-    { "ES256", B2C_ALG_ES256 }, { "ES384", B2C_ALG_ES384 }, { "ES512", B2C_ALG_ES512 },
+    { "RS256", B2C_ALG_RS256 }, { "RS384", B2C_ALG_RS384 },
+    { "RS512", B2C_ALG_RS512 }, { "PS256", B2C_ALG_PS256 },
+    { "PS384", B2C_ALG_PS384 }, { "PS512", B2C_ALG_PS512 },
+    { "ES256", B2C_ALG_ES256 }, { "ES384", B2C_ALG_ES384 },
+    { "ES512", B2C_ALG_ES512 },
 };
 #define N_ALGS (sizeof(alg_table) / sizeof(alg_table[0]))
 
@@ -63,9 +65,10 @@ static int typ_acceptable(const char *typ)
     return strcasecmp(typ, "JWT") == 0 || strcasecmp(typ, "at+jwt") == 0;
 }
 
-static apr_status_t decode_json_segment(apr_pool_t *p, const char *seg, size_t len,
-                                        json_t **out, const char **text,
-                                        const char **err, const char *what)
+static apr_status_t decode_json_segment(apr_pool_t *p, const char *seg,
+                                        size_t len, json_t **out,
+                                        const char **text, const char **err,
+                                        const char *what)
 {
     unsigned char *raw;
     size_t rawlen;
@@ -75,7 +78,8 @@ static apr_status_t decode_json_segment(apr_pool_t *p, const char *seg, size_t l
         *err = apr_pstrcat(p, what, " is not base64url", NULL);
         return APR_EINVAL;
     }
-    if (b2c_json_parse_object(p, (const char *)raw, rawlen, out, &jerr) != APR_SUCCESS) {
+    if (b2c_json_parse_object(p, (const char *)raw, rawlen, out, &jerr)
+        != APR_SUCCESS) {
         *err = apr_pstrcat(p, what, ": ", jerr, NULL);
         return APR_EINVAL;
     }
@@ -101,9 +105,10 @@ apr_status_t b2c_jwt_parse(apr_pool_t *p, const char *token, size_t len,
         return APR_EINVAL;
     }
     dot1 = memchr(token, '.', len);
-    dot2 = dot1 ? memchr(dot1 + 1, '.', len - (size_t)(dot1 + 1 - token)) : NULL;
-    if (dot2 == NULL ||
-        memchr(dot2 + 1, '.', len - (size_t)(dot2 + 1 - token)) != NULL) {
+    dot2 =
+        dot1 ? memchr(dot1 + 1, '.', len - (size_t)(dot1 + 1 - token)) : NULL;
+    if (dot2 == NULL
+        || memchr(dot2 + 1, '.', len - (size_t)(dot2 + 1 - token)) != NULL) {
         *err = "token is not three dot-separated segments";
         return APR_EINVAL;
     }
@@ -119,7 +124,8 @@ apr_status_t b2c_jwt_parse(apr_pool_t *p, const char *token, size_t len,
 
     jwt = apr_pcalloc(p, sizeof(*jwt));
     if (decode_json_segment(p, token, hlen, &jwt->header, &header_json, err,
-                            "header") != APR_SUCCESS)
+                            "header")
+        != APR_SUCCESS)
         return APR_EINVAL;
 
     v = json_object_get(jwt->header, "alg");
@@ -143,16 +149,18 @@ apr_status_t b2c_jwt_parse(apr_pool_t *p, const char *token, size_t len,
         return APR_EINVAL;
     }
     v = json_object_get(jwt->header, "typ");
-    if (v != NULL && (!json_is_string(v) || !typ_acceptable(json_string_value(v)))) {
+    if (v != NULL
+        && (!json_is_string(v) || !typ_acceptable(json_string_value(v)))) {
         *err = "header typ is not JWT";
         return APR_EINVAL;
     }
 
     if (decode_json_segment(p, payload, plen, &jwt->claims, &jwt->claims_json,
-                            err, "claims") != APR_SUCCESS)
+                            err, "claims")
+        != APR_SUCCESS)
         return APR_EINVAL;
-    if (b2c_b64url_decode(p, sig, slen, &jwt->sig, &jwt->sig_len) != APR_SUCCESS ||
-        jwt->sig_len == 0) {
+    if (b2c_b64url_decode(p, sig, slen, &jwt->sig, &jwt->sig_len) != APR_SUCCESS
+        || jwt->sig_len == 0) {
         *err = "signature is not base64url";
         return APR_EINVAL;
     }
@@ -164,17 +172,26 @@ apr_status_t b2c_jwt_parse(apr_pool_t *p, const char *token, size_t len,
 
 static const EVP_MD *alg_digest(unsigned alg)
 {
-    if (alg & (B2C_ALG_RS256 | B2C_ALG_PS256 | B2C_ALG_ES256)) return EVP_sha256();
-    if (alg & (B2C_ALG_RS384 | B2C_ALG_PS384 | B2C_ALG_ES384)) return EVP_sha384();
-    if (alg & (B2C_ALG_RS512 | B2C_ALG_PS512 | B2C_ALG_ES512)) return EVP_sha512();
+    if (alg & (B2C_ALG_RS256 | B2C_ALG_PS256 | B2C_ALG_ES256))
+        return EVP_sha256();
+    if (alg & (B2C_ALG_RS384 | B2C_ALG_PS384 | B2C_ALG_ES384))
+        return EVP_sha384();
+    if (alg & (B2C_ALG_RS512 | B2C_ALG_PS512 | B2C_ALG_ES512))
+        return EVP_sha512();
     return NULL;
 }
 
 /* The curve an ES algorithm requires, and its coordinate size. */
 static int es_curve(unsigned alg, size_t *coord)
 {
-    if (alg == B2C_ALG_ES256) { *coord = 32; return NID_X9_62_prime256v1; }
-    if (alg == B2C_ALG_ES384) { *coord = 48; return NID_secp384r1; }
+    if (alg == B2C_ALG_ES256) {
+        *coord = 32;
+        return NID_X9_62_prime256v1;
+    }
+    if (alg == B2C_ALG_ES384) {
+        *coord = 48;
+        return NID_secp384r1;
+    }
     *coord = 66;
     return NID_secp521r1;
 }
@@ -193,7 +210,8 @@ static int pkey_curve_nid(const EVP_PKEY *pkey)
  * length is wrong or r or s is zero (which never verifies legitimately and
  * has broken verifiers before: CVE-2022-21449). */
 static unsigned char *es_sig_to_der(apr_pool_t *p, const unsigned char *sig,
-                                    size_t sig_len, size_t coord, size_t *der_len)
+                                    size_t sig_len, size_t coord,
+                                    size_t *der_len)
 {
     ECDSA_SIG *es = NULL;
     BIGNUM *r, *s;
@@ -204,8 +222,8 @@ static unsigned char *es_sig_to_der(apr_pool_t *p, const unsigned char *sig,
         return NULL;
     r = BN_bin2bn(sig, (int)coord, NULL);
     s = BN_bin2bn(sig + coord, (int)coord, NULL);
-    if (r == NULL || s == NULL || BN_is_zero(r) || BN_is_zero(s) ||
-        (es = ECDSA_SIG_new()) == NULL || ECDSA_SIG_set0(es, r, s) != 1) {
+    if (r == NULL || s == NULL || BN_is_zero(r) || BN_is_zero(s)
+        || (es = ECDSA_SIG_new()) == NULL || ECDSA_SIG_set0(es, r, s) != 1) {
         BN_free(r);
         BN_free(s);
         ECDSA_SIG_free(es);
@@ -261,8 +279,8 @@ apr_status_t b2c_jwt_verify_signature(apr_pool_t *p, const b2c_jwt_t *jwt,
     else {
         size_t coord;
         int nid = es_curve(jwt->alg, &coord);
-        if (EVP_PKEY_get_base_id(key->pkey) != EVP_PKEY_EC ||
-            pkey_curve_nid(key->pkey) != nid)
+        if (EVP_PKEY_get_base_id(key->pkey) != EVP_PKEY_EC
+            || pkey_curve_nid(key->pkey) != nid)
             return verify_fail(err, "key type does not fit alg");
         sig = es_sig_to_der(p, jwt->sig, jwt->sig_len, coord, &sig_len);
         if (sig == NULL)
@@ -276,14 +294,14 @@ apr_status_t b2c_jwt_verify_signature(apr_pool_t *p, const b2c_jwt_t *jwt,
         EVP_PKEY_CTX *vctx;
 
         ok = EVP_Digest(jwt->signing_input, jwt->signing_input_len, digest,
-                        &dlen, key->sha256, NULL) == 1
+                        &dlen, key->sha256, NULL)
+                 == 1
              && (vctx = EVP_PKEY_CTX_dup(key->rs256)) != NULL;
         if (ok) {
             ok = EVP_PKEY_verify(vctx, sig, sig_len, digest, dlen) == 1;
             EVP_PKEY_CTX_free(vctx);
         }
-        return ok ? APR_SUCCESS
-                  : verify_fail(err, "signature does not verify");
+        return ok ? APR_SUCCESS : verify_fail(err, "signature does not verify");
     }
     mctx = EVP_MD_CTX_new();
     if (mctx == NULL)
@@ -293,14 +311,16 @@ apr_status_t b2c_jwt_verify_signature(apr_pool_t *p, const b2c_jwt_t *jwt,
         ok = EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) > 0;
     if (ok && (jwt->alg & ALG_PS)) {
         /* RFC 7518 §3.5: MGF1 with the same hash, salt as long as the hash. */
-        ok = EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) > 0 &&
-             EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, md) > 0 &&
-             EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) > 0;
+        ok = EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) > 0
+             && EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, md) > 0
+             && EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST)
+                    > 0;
     }
     if (ok)
         ok = EVP_DigestVerify(mctx, sig, sig_len,
                               (const unsigned char *)jwt->signing_input,
-                              jwt->signing_input_len) == 1;
+                              jwt->signing_input_len)
+             == 1;
     EVP_MD_CTX_free(mctx);
     if (!ok)
         return verify_fail(err, "signature does not verify");

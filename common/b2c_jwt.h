@@ -13,9 +13,15 @@
 
 /* Signature algorithms, as bits so an allow-list is one unsigned. */
 typedef enum {
-    B2C_ALG_RS256 = 1 << 0, B2C_ALG_RS384 = 1 << 1, B2C_ALG_RS512 = 1 << 2,
-    B2C_ALG_PS256 = 1 << 3, B2C_ALG_PS384 = 1 << 4, B2C_ALG_PS512 = 1 << 5,
-    B2C_ALG_ES256 = 1 << 6, B2C_ALG_ES384 = 1 << 7, B2C_ALG_ES512 = 1 << 8
+    B2C_ALG_RS256 = 1 << 0,
+    B2C_ALG_RS384 = 1 << 1,
+    B2C_ALG_RS512 = 1 << 2,
+    B2C_ALG_PS256 = 1 << 3,
+    B2C_ALG_PS384 = 1 << 4,
+    B2C_ALG_PS512 = 1 << 5,
+    B2C_ALG_ES256 = 1 << 6,
+    B2C_ALG_ES384 = 1 << 7,
+    B2C_ALG_ES512 = 1 << 8
 } b2c_alg_t;
 
 /* The bit for a name like "RS256" (case-sensitive), or 0 if unsupported
@@ -32,7 +38,7 @@ typedef struct {
     const char *kid;           /* header "kid" or NULL */
     const char *signing_input; /* "header.payload", not NUL-terminated */
     size_t signing_input_len;
-    unsigned char *sig;        /* decoded signature */
+    unsigned char *sig; /* decoded signature */
     size_t sig_len;
 } b2c_jwt_t;
 

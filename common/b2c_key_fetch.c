@@ -29,13 +29,12 @@ static apr_status_t fetch_json(apr_pool_t *p, const char *what, const char *url,
 apr_status_t b2c_key_fetch_documents(apr_pool_t *p, const char *url,
                                      int jwks_same_origin,
                                      const apr_array_header_t *allowed_addrs,
-                                     long timeout_ms,
-                                     const char *ca_file, const char **issuer,
-                                     const char **jwks, size_t *jwks_len,
-                                     const char **err)
+                                     long timeout_ms, const char *ca_file,
+                                     const char **issuer, const char **jwks,
+                                     size_t *jwks_len, const char **err)
 {
-    b2c_http_options_t ho = { timeout_ms, timeout_ms, 0, ca_file,
-                              jwks_same_origin, allowed_addrs };
+    b2c_http_options_t ho = { timeout_ms, timeout_ms,       0,
+                              ca_file,    jwks_same_origin, allowed_addrs };
     b2c_http_response_t resp;
     b2c_discovery_t *disc;
     apr_status_t rv;

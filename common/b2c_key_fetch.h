@@ -11,7 +11,7 @@
 
 /* Generous caps: Microsoft's JWKS is ~12 KB, discovery ~2 KB. */
 #define B2C_KEY_DISCOVERY_MAX_BYTES (256 * 1024)
-#define B2C_KEY_JWKS_MAX_BYTES (1024 * 1024)
+#define B2C_KEY_JWKS_MAX_BYTES      (1024 * 1024)
 
 /* The issuer and the JWKS text (in p), or an error and *err saying why.
  * jwks_same_origin (metadata named in .htaccess) also refuses internal
@@ -19,10 +19,9 @@
 apr_status_t b2c_key_fetch_documents(apr_pool_t *p, const char *url,
                                      int jwks_same_origin,
                                      const apr_array_header_t *allowed_addrs,
-                                     long timeout_ms,
-                                     const char *ca_file, const char **issuer,
-                                     const char **jwks, size_t *jwks_len,
-                                     const char **err);
+                                     long timeout_ms, const char *ca_file,
+                                     const char **issuer, const char **jwks,
+                                     size_t *jwks_len, const char **err);
 
 /* Everything that changes what a fetch of url trusts: the origin rule (and
  * with it the private-address guard and its allowed addresses), the CA

@@ -28,8 +28,8 @@ int b2c_key_policy_usable(const b2c_key_state_t *st,
     return st->fetched && now < b2c_key_policy_usable_until(pol, st->fetched);
 }
 
-int b2c_key_policy_fresh(const b2c_key_state_t *st,
-                         const b2c_key_policy_t *pol, apr_time_t now)
+int b2c_key_policy_fresh(const b2c_key_state_t *st, const b2c_key_policy_t *pol,
+                         apr_time_t now)
 {
     return b2c_key_policy_usable(st, pol, now) && now < st->next_refresh;
 }
@@ -55,8 +55,8 @@ int b2c_key_policy_kid_refresh_allowed(const b2c_key_state_t *st,
                                        apr_time_t now)
 {
     apr_interval_time_t interval = pol->kid_refresh_interval;
-    apr_interval_time_t fresh = interval < B2C_KEY_JUST_FETCHED
-                                    ? interval : B2C_KEY_JUST_FETCHED;
+    apr_interval_time_t fresh =
+        interval < B2C_KEY_JUST_FETCHED ? interval : B2C_KEY_JUST_FETCHED;
 
     /* publishers add keys well before signing with them: a kid missing
      * from keys just fetched is made up, not new */

@@ -13,7 +13,7 @@
 typedef struct {
     apr_interval_time_t refresh_interval;
     apr_interval_time_t kid_refresh_interval;
-    apr_interval_time_t max_stale;   /* use past schedule, during outages */
+    apr_interval_time_t max_stale; /* use past schedule, during outages */
 } b2c_key_policy_t;
 
 /* What a process knows about one URL's keys. All zero: no keys yet. */
@@ -47,8 +47,8 @@ apr_time_t b2c_key_policy_usable_until(const b2c_key_policy_t *pol,
                                        apr_time_t fetched);
 
 /* Usable and not yet due for its scheduled refresh. */
-int b2c_key_policy_fresh(const b2c_key_state_t *st,
-                         const b2c_key_policy_t *pol, apr_time_t now);
+int b2c_key_policy_fresh(const b2c_key_state_t *st, const b2c_key_policy_t *pol,
+                         apr_time_t now);
 
 /* Not in a retry pause. */
 int b2c_key_policy_may_try(const b2c_key_state_t *st, apr_time_t now);

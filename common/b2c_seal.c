@@ -16,15 +16,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define NONCE_LEN 12
-#define TAG_LEN 16
-#define HEADER_LEN (1 + B2C_SEAL_KEY_ID_LEN)
+#define NONCE_LEN   12
+#define TAG_LEN     16
+#define HEADER_LEN  (1 + B2C_SEAL_KEY_ID_LEN)
 #define MAX_CONTEXT (1024 * 1024)
 
 /* Fixed labels: a new format or algorithm gets new labels (and version). */
 #define HKDF_SALT "mod_b2c seal"
-#define INFO_AES "mod_b2c seal v1 aes-256-gcm key"
-#define INFO_ID "mod_b2c seal v1 key id"
+#define INFO_AES  "mod_b2c seal v1 aes-256-gcm key"
+#define INFO_ID   "mod_b2c seal v1 key id"
 
 struct b2c_seal_key {
     unsigned char aes[32];
@@ -35,7 +35,7 @@ struct b2c_seal_ring {
     const b2c_seal_key_t *current;
     const b2c_seal_key_t *old[B2C_SEAL_MAX_OLD];
     int nold;
-    EVP_CIPHER *cipher;    /* fetched once; shared read-only by threads */
+    EVP_CIPHER *cipher; /* fetched once; shared read-only by threads */
 };
 
 const char *b2c_seal_status_text(b2c_seal_status_t st)
@@ -148,8 +148,8 @@ apr_status_t b2c_seal_key_load(apr_pool_t *p, const char *path,
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         e = errno;
-        *err = apr_psprintf(p, "cannot open key file '%s': %s", path,
-                            strerror(e));
+        *err =
+            apr_psprintf(p, "cannot open key file '%s': %s", path, strerror(e));
         return APR_FROM_OS_ERROR(e);
     }
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -158,14 +158,16 @@ apr_status_t b2c_seal_key_load(apr_pool_t *p, const char *path,
         return APR_EINVAL;
     }
     if (warn && (st.st_mode & 077))
-        *warn = apr_psprintf(p, "key file '%s' is readable or writable by "
-                             "group or others: make it mode 0600", path);
+        *warn = apr_psprintf(p,
+                             "key file '%s' is readable or writable by "
+                             "group or others: make it mode 0600",
+                             path);
     n = read_all(fd, buf, sizeof(buf));
     e = errno;
     close(fd);
     if (n < 0) {
-        *err = apr_psprintf(p, "cannot read key file '%s': %s", path,
-                            strerror(e));
+        *err =
+            apr_psprintf(p, "cannot read key file '%s': %s", path, strerror(e));
         return APR_FROM_OS_ERROR(e);
     }
     if (n > 0 && buf[n - 1] == '\n') {
@@ -176,12 +178,16 @@ apr_status_t b2c_seal_key_load(apr_pool_t *p, const char *path,
     if (n == 0)
         *err = apr_psprintf(p, "key file '%s' is empty", path);
     else if (n < B2C_SEAL_MIN_SECRET)
-        *err = apr_psprintf(p, "key file '%s' holds %d bytes, at least %d "
+        *err = apr_psprintf(p,
+                            "key file '%s' holds %d bytes, at least %d "
                             "are needed (make one with: openssl rand "
-                            "-base64 32)", path, (int)n, B2C_SEAL_MIN_SECRET);
+                            "-base64 32)",
+                            path, (int)n, B2C_SEAL_MIN_SECRET);
     else if (n > B2C_SEAL_MAX_SECRET)
-        *err = apr_psprintf(p, "key file '%s' is larger than %d bytes: not "
-                            "a key file?", path, B2C_SEAL_MAX_SECRET);
+        *err = apr_psprintf(p,
+                            "key file '%s' is larger than %d bytes: not "
+                            "a key file?",
+                            path, B2C_SEAL_MAX_SECRET);
     if (n < B2C_SEAL_MIN_SECRET || n > B2C_SEAL_MAX_SECRET) {
         OPENSSL_cleanse(buf, sizeof(buf));
         return APR_EINVAL;
@@ -250,8 +256,10 @@ apr_status_t b2c_seal_ring_load(apr_pool_t *p, const char *const *paths,
 
     *warn = NULL;
     if (npaths < 1 || npaths > 1 + B2C_SEAL_MAX_OLD) {
-        *err = apr_psprintf(p, "one current key file and at most %d old "
-                            "ones are needed", B2C_SEAL_MAX_OLD);
+        *err = apr_psprintf(p,
+                            "one current key file and at most %d old "
+                            "ones are needed",
+                            B2C_SEAL_MAX_OLD);
         return APR_EINVAL;
     }
     for (i = 0; i < npaths; i++) {
@@ -265,8 +273,10 @@ apr_status_t b2c_seal_ring_load(apr_pool_t *p, const char *const *paths,
         if (!r)
             r = b2c_seal_ring_make(p, k);
         else if (b2c_seal_ring_add_old(r, k) != APR_SUCCESS) {
-            *err = apr_psprintf(p, "key file '%s' holds the same key as an "
-                                "earlier one", paths[i]);
+            *err = apr_psprintf(p,
+                                "key file '%s' holds the same key as an "
+                                "earlier one",
+                                paths[i]);
             return APR_EINVAL;
         }
     }
@@ -320,12 +330,10 @@ apr_status_t b2c_seal(const b2c_seal_ring_t *ring, apr_pool_t *p,
         return APR_EGENERAL;
     ok = EVP_EncryptInit_ex2(ctx, ring->cipher, k->aes, nonce, NULL) == 1
          && add_aad(ctx, 1, buf, context)
-         && (len == 0
-             || EVP_EncryptUpdate(ctx, ct, &n, plain, (int)len) == 1)
-         && EVP_EncryptFinal_ex(ctx, ct + n, &m) == 1
-         && (size_t)(n + m) == len
-         && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, TAG_LEN,
-                                ct + len) == 1;
+         && (len == 0 || EVP_EncryptUpdate(ctx, ct, &n, plain, (int)len) == 1)
+         && EVP_EncryptFinal_ex(ctx, ct + n, &m) == 1 && (size_t)(n + m) == len
+         && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, TAG_LEN, ct + len)
+                == 1;
     EVP_CIPHER_CTX_free(ctx);
     if (!ok)
         return APR_EGENERAL;
@@ -349,8 +357,7 @@ b2c_seal_status_t b2c_seal_open(const b2c_seal_ring_t *ring, apr_pool_t *p,
         return B2C_SEAL_MALFORMED;
     if (b[0] != B2C_SEAL_VERSION)
         return B2C_SEAL_BAD_VERSION;
-    if (len < B2C_SEAL_OVERHEAD
-        || len - B2C_SEAL_OVERHEAD > B2C_SEAL_MAX_PLAIN)
+    if (len < B2C_SEAL_OVERHEAD || len - B2C_SEAL_OVERHEAD > B2C_SEAL_MAX_PLAIN)
         return B2C_SEAL_MALFORMED;
     if (!(k = find_key(ring, b + 1)))
         return B2C_SEAL_UNKNOWN_KEY;
@@ -364,10 +371,10 @@ b2c_seal_status_t b2c_seal_open(const b2c_seal_ring_t *ring, apr_pool_t *p,
         return B2C_SEAL_ERROR;
     init = EVP_DecryptInit_ex2(ctx, ring->cipher, k->aes, nonce, NULL) == 1
            && add_aad(ctx, 0, b, context)
-           && (clen == 0
-               || EVP_DecryptUpdate(ctx, buf, &n, ct, (int)clen) == 1)
+           && (clen == 0 || EVP_DecryptUpdate(ctx, buf, &n, ct, (int)clen) == 1)
            && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, TAG_LEN,
-                                  (void *)(ct + clen)) == 1;
+                                  (void *)(ct + clen))
+                  == 1;
     ok = init && EVP_DecryptFinal_ex(ctx, buf + n, &m) == 1
          && (size_t)(n + m) == clen;
     EVP_CIPHER_CTX_free(ctx);

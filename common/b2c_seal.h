@@ -30,24 +30,24 @@
 #include <apr_pools.h>
 #include <stddef.h>
 
-#define B2C_SEAL_VERSION 1
+#define B2C_SEAL_VERSION    1
 #define B2C_SEAL_KEY_ID_LEN 8
-#define B2C_SEAL_OVERHEAD (1 + B2C_SEAL_KEY_ID_LEN + 12 + 16)
-#define B2C_SEAL_MIN_SECRET 32      /* bytes of key file content */
+#define B2C_SEAL_OVERHEAD   (1 + B2C_SEAL_KEY_ID_LEN + 12 + 16)
+#define B2C_SEAL_MIN_SECRET 32 /* bytes of key file content */
 #define B2C_SEAL_MAX_SECRET 4096
-#define B2C_SEAL_MAX_OLD 4          /* old keys accepted for opening */
-#define B2C_SEAL_MAX_PLAIN (64 * 1024 * 1024)
+#define B2C_SEAL_MAX_OLD    4 /* old keys accepted for opening */
+#define B2C_SEAL_MAX_PLAIN  (64 * 1024 * 1024)
 
 typedef struct b2c_seal_key b2c_seal_key_t;
 typedef struct b2c_seal_ring b2c_seal_ring_t;
 
 typedef enum {
     B2C_SEAL_OK = 0,
-    B2C_SEAL_MALFORMED,     /* empty, truncated or too short */
-    B2C_SEAL_BAD_VERSION,   /* another format version */
-    B2C_SEAL_UNKNOWN_KEY,   /* sealed by a key not in the ring */
-    B2C_SEAL_FORGED,        /* tag mismatch: altered, other context/key */
-    B2C_SEAL_ERROR          /* OpenSSL failed (out of memory) */
+    B2C_SEAL_MALFORMED,   /* empty, truncated or too short */
+    B2C_SEAL_BAD_VERSION, /* another format version */
+    B2C_SEAL_UNKNOWN_KEY, /* sealed by a key not in the ring */
+    B2C_SEAL_FORGED,      /* tag mismatch: altered, other context/key */
+    B2C_SEAL_ERROR        /* OpenSSL failed (out of memory) */
 } b2c_seal_status_t;
 
 /* A short constant text for log lines ("authentication failed", ...). */

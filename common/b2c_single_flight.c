@@ -12,7 +12,8 @@ static int lease_present(const b2c_lease_t *f, apr_pool_t *p)
     char *val;
     size_t len;
     return f->cache->get(f->cache->baton, f->lease_key, LEASE_MAX_BYTES, p,
-                         &val, &len) == APR_SUCCESS;
+                         &val, &len)
+           == APR_SUCCESS;
 }
 
 /* Wait (bounded by wait_max) for the lease holder's result: 1 adopted,

@@ -16,8 +16,8 @@
  * over httpd's socache providers; tests provide fakes). */
 typedef struct {
     /* APR_SUCCESS with an entry of at most max bytes, NUL-terminated. */
-    apr_status_t (*get)(void *baton, const char *key, size_t max,
-                        apr_pool_t *p, char **val, size_t *len);
+    apr_status_t (*get)(void *baton, const char *key, size_t max, apr_pool_t *p,
+                        char **val, size_t *len);
     apr_status_t (*put)(void *baton, const char *key, const char *val,
                         size_t len, apr_time_t expiry, apr_pool_t *p);
     apr_status_t (*remove)(void *baton, const char *key, apr_pool_t *p);
@@ -42,14 +42,14 @@ typedef apr_status_t (*b2c_lease_work_fn)(void *baton, apr_pool_t *p);
 typedef struct {
     const b2c_lease_cache_t *cache; /* NULL: no shared cache, just work */
     const char *lease_key;
-    apr_interval_time_t lease_ttl;  /* the lease outlives a dead holder */
-    apr_interval_time_t wait_max;   /* bound on waiting for a holder */
-    apr_interval_time_t poll;       /* between looks while waiting */
-    int give_up;                    /* wait ran out, holder alive: no work,
+    apr_interval_time_t lease_ttl; /* the lease outlives a dead holder */
+    apr_interval_time_t wait_max;  /* bound on waiting for a holder */
+    apr_interval_time_t poll;      /* between looks while waiting */
+    int give_up;                   /* wait ran out, holder alive: no work,
                                      * APR_TIMEUP (the caller answers 503) */
     b2c_lease_adopt_fn adopt;
     b2c_lease_work_fn work;
-    void *baton;                    /* for adopt and work */
+    void *baton; /* for adopt and work */
 } b2c_lease_t;
 
 /* Adopt what another published, else take the lease and work, or wait

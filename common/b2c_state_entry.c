@@ -37,9 +37,8 @@ apr_status_t b2c_keys_entry_pack(apr_pool_t *p, const b2c_keys_entry_t *e,
     return b2c_cache_entry_pack(p, "keys", f, 4, out, outlen);
 }
 
-apr_status_t b2c_keys_entry_unpack(apr_pool_t *p, const char *buf,
-                                   size_t len, long long now,
-                                   const char *expect_url,
+apr_status_t b2c_keys_entry_unpack(apr_pool_t *p, const char *buf, size_t len,
+                                   long long now, const char *expect_url,
                                    b2c_keys_entry_t *e, const char **why)
 {
     const char *f[4];
@@ -78,9 +77,9 @@ apr_status_t b2c_ctoken_entry_pack(apr_pool_t *p, const b2c_ctoken_entry_t *e,
     return b2c_cache_entry_pack(p, "ctoken", f, 3, out, outlen);
 }
 
-apr_status_t b2c_ctoken_entry_unpack(apr_pool_t *p, const char *buf,
-                                     size_t len, long long now,
-                                     b2c_ctoken_entry_t *e, const char **why)
+apr_status_t b2c_ctoken_entry_unpack(apr_pool_t *p, const char *buf, size_t len,
+                                     long long now, b2c_ctoken_entry_t *e,
+                                     const char **why)
 {
     const char *f[3];
 

@@ -18,19 +18,19 @@
 #include <stddef.h>
 
 /* How far in the future a time written by another server may lie. */
-#define B2C_STATE_CLOCK_SLACK 60
+#define B2C_STATE_CLOCK_SLACK  60
 #define B2C_STATE_MAX_LIFETIME (366LL * 24 * 3600)
 
 typedef struct {
-    long long fetched;        /* seconds since the epoch */
-    const char *url;          /* the metadata URL */
+    long long fetched; /* seconds since the epoch */
+    const char *url;   /* the metadata URL */
     const char *issuer;
-    const char *jwks;         /* the JWKS document as fetched */
+    const char *jwks; /* the JWKS document as fetched */
 } b2c_keys_entry_t;
 
 typedef struct {
-    long long obtained;       /* seconds since the epoch */
-    long long lifetime;       /* seconds, 1 .. B2C_STATE_MAX_LIFETIME */
+    long long obtained; /* seconds since the epoch */
+    long long lifetime; /* seconds, 1 .. B2C_STATE_MAX_LIFETIME */
     const char *token;
 } b2c_ctoken_entry_t;
 
@@ -41,9 +41,8 @@ apr_status_t b2c_keys_entry_pack(apr_pool_t *p, const b2c_keys_entry_t *e,
 /* A "keys" entry: fetched in 1 .. now + B2C_STATE_CLOCK_SLACK; url equal
  * to expect_url (unless NULL); url and issuer non-empty, printable ASCII;
  * jwks non-empty. *why: a short constant reason on APR_EINVAL. */
-apr_status_t b2c_keys_entry_unpack(apr_pool_t *p, const char *buf,
-                                   size_t len, long long now,
-                                   const char *expect_url,
+apr_status_t b2c_keys_entry_unpack(apr_pool_t *p, const char *buf, size_t len,
+                                   long long now, const char *expect_url,
                                    b2c_keys_entry_t *e, const char **why);
 
 apr_status_t b2c_ctoken_entry_pack(apr_pool_t *p, const b2c_ctoken_entry_t *e,
@@ -52,8 +51,8 @@ apr_status_t b2c_ctoken_entry_pack(apr_pool_t *p, const b2c_ctoken_entry_t *e,
 /* A "ctoken" entry: obtained in 1 .. now + B2C_STATE_CLOCK_SLACK, lifetime
  * in 1 .. B2C_STATE_MAX_LIFETIME, not expired at now (obtained + lifetime
  * > now), token non-empty printable ASCII without spaces. */
-apr_status_t b2c_ctoken_entry_unpack(apr_pool_t *p, const char *buf,
-                                     size_t len, long long now,
-                                     b2c_ctoken_entry_t *e, const char **why);
+apr_status_t b2c_ctoken_entry_unpack(apr_pool_t *p, const char *buf, size_t len,
+                                     long long now, b2c_ctoken_entry_t *e,
+                                     const char **why);
 
 #endif

@@ -20,7 +20,8 @@ int b2c_state_file_name_ok(const char *name)
 
     return n > 0 && n <= MAX_NAME && name[0] != '.'
            && strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                           "abcdefghijklmnopqrstuvwxyz0123456789_.-") == n;
+                           "abcdefghijklmnopqrstuvwxyz0123456789_.-")
+                  == n;
 }
 
 static const char *aad(apr_pool_t *p, const char *name, const char *context)
@@ -55,8 +56,7 @@ static int write_all(int fd, const unsigned char *buf, size_t len)
 }
 
 apr_status_t b2c_state_file_write(apr_pool_t *p, const char *dir,
-                                  const char *name,
-                                  const b2c_seal_ring_t *ring,
+                                  const char *name, const b2c_seal_ring_t *ring,
                                   const char *context, const void *payload,
                                   size_t len, const char **why)
 {
@@ -70,7 +70,7 @@ apr_status_t b2c_state_file_write(apr_pool_t *p, const char *dir,
         return APR_EINVAL;
     }
     if (b2c_seal(ring, p, aad(p, name, context), payload, len, &blob, &blen)
-            != APR_SUCCESS) {
+        != APR_SUCCESS) {
         *why = "sealing failed";
         return APR_EGENERAL;
     }
@@ -82,8 +82,8 @@ apr_status_t b2c_state_file_write(apr_pool_t *p, const char *dir,
             break;
         tmp = apr_pstrcat(p, ".", name, ".",
                           b2c_hex_encode(p, rnd, sizeof(rnd)), NULL);
-        fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW
-                    | O_CLOEXEC, 0600);
+        fd = openat(dfd, tmp,
+                    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0 && errno != EEXIST)
             break;
     }
@@ -133,8 +133,7 @@ apr_status_t b2c_state_file_read(apr_pool_t *p, const char *dir,
                                  const char *name, uid_t also_owner,
                                  const b2c_seal_ring_t *ring,
                                  const char *context, size_t max,
-                                 char **payload, size_t *len,
-                                 const char **why)
+                                 char **payload, size_t *len, const char **why)
 {
     unsigned char *buf;
     struct stat st;
@@ -157,8 +156,7 @@ apr_status_t b2c_state_file_read(apr_pool_t *p, const char *dir,
             *why = "no state file";
             return APR_ENOENT;
         }
-        return os_fail(why, e == ELOOP ? "a symbolic link"
-                                       : "cannot open", e);
+        return os_fail(why, e == ELOOP ? "a symbolic link" : "cannot open", e);
     }
     if (fstat(fd, &st) != 0) {
         e = errno;

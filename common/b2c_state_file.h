@@ -44,8 +44,7 @@ int b2c_state_file_name_ok(const char *name);
 /* APR_EINVAL for a bad name; an OS error (the temp file removed) when a
  * step fails, with *why saying which. */
 apr_status_t b2c_state_file_write(apr_pool_t *p, const char *dir,
-                                  const char *name,
-                                  const b2c_seal_ring_t *ring,
+                                  const char *name, const b2c_seal_ring_t *ring,
                                   const char *context, const void *payload,
                                   size_t len, const char **why);
 
@@ -58,8 +57,7 @@ apr_status_t b2c_state_file_read(apr_pool_t *p, const char *dir,
                                  const char *name, uid_t also_owner,
                                  const b2c_seal_ring_t *ring,
                                  const char *context, size_t max,
-                                 char **payload, size_t *len,
-                                 const char **why);
+                                 char **payload, size_t *len, const char **why);
 
 /* The directory: exists, is a directory (not a symlink), owned by the
  * effective uid, root or also_owner, not writable by group or others.

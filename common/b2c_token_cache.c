@@ -20,11 +20,11 @@
 
 typedef struct entry {
     struct entry *next;
-    apr_uint32_t refs;          /* the cache's one, plus one per request */
+    apr_uint32_t refs; /* the cache's one, plus one per request */
     apr_uint64_t hash;
     long long expires_at;
     size_t token_len;
-    const char *token;          /* these point into the same block */
+    const char *token; /* these point into the same block */
     const char *context;
     b2c_verdict_t verdict;
 } entry_t;
@@ -34,7 +34,7 @@ typedef struct {
     entry_t **buckets;
     apr_uint64_t mask;
     int count, capacity;
-    long long sweep_after;      /* full: nothing expires before this */
+    long long sweep_after; /* full: nothing expires before this */
 } shard_t;
 
 struct b2c_token_cache {
@@ -97,14 +97,14 @@ apr_status_t b2c_token_cache_create(apr_pool_t *p, int max_entries,
         apr_status_t rv;
 
         /* the shards' capacities add up to max_entries exactly */
-        s->capacity = max_entries / c->nshards
-                      + (i < max_entries % c->nshards);
+        s->capacity = max_entries / c->nshards + (i < max_entries % c->nshards);
         while (n < (apr_uint64_t)s->capacity)
             n <<= 1;
         s->mask = n - 1;
         s->buckets = apr_pcalloc(p, sizeof(entry_t *) * n);
-        if ((rv = apr_thread_mutex_create(&s->lock, APR_THREAD_MUTEX_DEFAULT,
-                                          p)) != APR_SUCCESS)
+        if ((rv =
+                 apr_thread_mutex_create(&s->lock, APR_THREAD_MUTEX_DEFAULT, p))
+            != APR_SUCCESS)
             return rv;
     }
     apr_pool_cleanup_register(p, c, release_all, apr_pool_cleanup_null);
@@ -156,8 +156,8 @@ static entry_t **find_locked(shard_t *s, apr_uint64_t h, const char *context,
 
     for (pe = bucket_of(s, h); *pe; pe = &(*pe)->next) {
         entry_t *e = *pe;
-        if (e->hash == h && e->token_len == len
-            && !memcmp(e->token, token, len) && !strcmp(e->context, context))
+        if (e->hash == h && e->token_len == len && !memcmp(e->token, token, len)
+            && !strcmp(e->context, context))
             return pe;
     }
     return pe;

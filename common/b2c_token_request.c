@@ -15,8 +15,9 @@
 #include <string.h>
 #include <strings.h>
 
-#define CLIENT_ASSERTION_TYPE "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-#define MAX_EXPIRES_IN 31536000LL   /* a year: anything longer is nonsense */
+#define CLIENT_ASSERTION_TYPE                                                  \
+    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+#define MAX_EXPIRES_IN 31536000LL /* a year: anything longer is nonsense */
 #define MAX_ERROR_TEXT 300
 
 /* ---------------------------------------------------------------------
@@ -32,8 +33,9 @@ static char *form_encode(apr_pool_t *p, const char *s)
 
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-            (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~') {
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
+            || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_'
+            || c == '~') {
             *o++ = (char)c;
         }
         else if (c == ' ') {
@@ -71,7 +73,8 @@ static char *standard_base64(apr_pool_t *p, const char *s)
     return out;
 }
 
-apr_status_t b2c_token_request_form(apr_pool_t *p, const b2c_token_request_t *req,
+apr_status_t b2c_token_request_form(apr_pool_t *p,
+                                    const b2c_token_request_t *req,
                                     long long now, const char **form,
                                     const char **basic, const char **err)
 {
@@ -93,9 +96,11 @@ apr_status_t b2c_token_request_form(apr_pool_t *p, const b2c_token_request_t *re
         int i;
         for (i = 0; i < req->scopes->nelts; i++) {
             if (!scope_token_ok(sc[i])) {
-                *err = apr_psprintf(p, "scope number %d is empty or holds a "
+                *err = apr_psprintf(p,
+                                    "scope number %d is empty or holds a "
                                     "blank, quote, backslash or non-ASCII "
-                                    "character", i + 1);
+                                    "character",
+                                    i + 1);
                 return APR_EINVAL;
             }
             joined = joined ? apr_pstrcat(p, joined, " ", sc[i], NULL)
@@ -112,21 +117,22 @@ apr_status_t b2c_token_request_form(apr_pool_t *p, const b2c_token_request_t *re
             return APR_EINVAL;
         }
         if (req->auth == B2C_CLIENT_AUTH_SECRET_POST) {
-            f = apr_pstrcat(p, f, "&client_secret=", form_encode(p, req->secret),
-                            NULL);
+            f = apr_pstrcat(
+                p, f, "&client_secret=", form_encode(p, req->secret), NULL);
         }
         else {
             /* RFC 6749 §2.3.1: both parts form-encoded before base64 */
-            const char *pair = apr_pstrcat(p, form_encode(p, req->client_id), ":",
-                                           form_encode(p, req->secret), NULL);
+            const char *pair =
+                apr_pstrcat(p, form_encode(p, req->client_id), ":",
+                            form_encode(p, req->secret), NULL);
             *basic = apr_pstrcat(p, "Basic ", standard_base64(p, pair), NULL);
         }
         break;
     case B2C_CLIENT_AUTH_PRIVATE_KEY_JWT: {
         const char *assertion;
-        apr_status_t rv = b2c_client_assertion(p, req->cert, req->client_id,
-                                               req->token_endpoint, now,
-                                               &assertion, err);
+        apr_status_t rv =
+            b2c_client_assertion(p, req->cert, req->client_id,
+                                 req->token_endpoint, now, &assertion, err);
         if (rv != APR_SUCCESS) {
             *basic = NULL;
             return rv;
@@ -177,15 +183,16 @@ static const char *sanitise(apr_pool_t *p, const char *s)
 }
 
 /* "AADSTS" and its digits from error_codes[0] or the description. */
-static const char *aadsts_code(apr_pool_t *p, const json_t *body, const char *desc)
+static const char *aadsts_code(apr_pool_t *p, const json_t *body,
+                               const char *desc)
 {
     json_t *codes = json_object_get(body, "error_codes");
     const char *at;
 
     if (json_is_array(codes) && json_array_size(codes) > 0) {
         json_t *first = json_array_get(codes, 0);
-        if (json_is_integer(first) && json_integer_value(first) > 0 &&
-            json_integer_value(first) < 10000000000LL)
+        if (json_is_integer(first) && json_integer_value(first) > 0
+            && json_integer_value(first) < 10000000000LL)
             return apr_psprintf(p, "AADSTS%" APR_INT64_T_FMT,
                                 (apr_int64_t)json_integer_value(first));
     }
@@ -261,8 +268,9 @@ static void parse_success(apr_pool_t *p, long status, const json_t *body,
         return;
     }
     if (!header_safe(token)) {
-        set_failure(res, B2C_FETCH_RETRYABLE, "invalid_response",
-                    "access_token holds blanks, control or non-ASCII characters");
+        set_failure(
+            res, B2C_FETCH_RETRYABLE, "invalid_response",
+            "access_token holds blanks, control or non-ASCII characters");
         return;
     }
     if (type == NULL) {
@@ -272,8 +280,9 @@ static void parse_success(apr_pool_t *p, long status, const json_t *body,
     }
     if (strcasecmp(type, "Bearer") != 0) {
         const char *t = sanitise(p, apr_pstrndup(p, type, 40));
-        set_failure(res, B2C_FETCH_RETRYABLE, "invalid_response",
-                    apr_psprintf(p, "token_type '%s' is not Bearer", t ? t : ""));
+        set_failure(
+            res, B2C_FETCH_RETRYABLE, "invalid_response",
+            apr_psprintf(p, "token_type '%s' is not Bearer", t ? t : ""));
         return;
     }
     if (json_object_get(body, "expires_in") == NULL) {
@@ -281,9 +290,11 @@ static void parse_success(apr_pool_t *p, long status, const json_t *body,
                     "answer has no expires_in");
         return;
     }
-    if ((expires_in = expires_in_value(json_object_get(body, "expires_in"))) == 0) {
+    if ((expires_in = expires_in_value(json_object_get(body, "expires_in")))
+        == 0) {
         set_failure(res, B2C_FETCH_RETRYABLE, "invalid_response",
-                    apr_psprintf(p, "expires_in is not a number of seconds "
+                    apr_psprintf(p,
+                                 "expires_in is not a number of seconds "
                                  "from 1 to %" APR_INT64_T_FMT,
                                  (apr_int64_t)MAX_EXPIRES_IN));
         return;
@@ -309,8 +320,8 @@ void b2c_token_response_parse(apr_pool_t *p, long status, const char *body,
                     "no answer from the token endpoint");
         return;
     }
-    if (body && len > 0 &&
-        b2c_json_parse_object(p, body, len, &doc, &json_err) != APR_SUCCESS)
+    if (body && len > 0
+        && b2c_json_parse_object(p, body, len, &doc, &json_err) != APR_SUCCESS)
         doc = NULL;
 
     if (status >= 200 && status < 300) {
@@ -326,13 +337,15 @@ void b2c_token_response_parse(apr_pool_t *p, long status, const char *body,
     if (error == NULL) {
         error = apr_psprintf(p, "http_%ld", status);
         if (desc == NULL)
-            desc = apr_psprintf(p, "token endpoint answered HTTP %ld without "
-                                "an OAuth error", status);
+            desc = apr_psprintf(p,
+                                "token endpoint answered HTTP %ld without "
+                                "an OAuth error",
+                                status);
     }
 
-    if (status == 429 || status == 408 || status >= 500 || status < 200 ||
-        strcmp(error, "temporarily_unavailable") == 0 ||
-        strcmp(error, "server_error") == 0)
+    if (status == 429 || status == 408 || status >= 500 || status < 200
+        || strcmp(error, "temporarily_unavailable") == 0
+        || strcmp(error, "server_error") == 0)
         set_failure(res, B2C_FETCH_RETRYABLE, error, desc);
     else /* 3xx (redirects are not followed) and 4xx: the config is wrong */
         set_failure(res, B2C_FETCH_REFUSED, error, desc);
@@ -364,9 +377,9 @@ static apr_array_header_t *secret_forms(apr_pool_t *p, const char *client_id,
         json_decref(js);
     }
     if (client_id) {
-        APR_ARRAY_PUSH(f, const char *) = standard_base64(
-            p, apr_pstrcat(p, form_encode(p, client_id), ":",
-                           form_encode(p, secret), NULL));
+        APR_ARRAY_PUSH(f, const char *) =
+            standard_base64(p, apr_pstrcat(p, form_encode(p, client_id), ":",
+                                           form_encode(p, secret), NULL));
         APR_ARRAY_PUSH(f, const char *) =
             standard_base64(p, apr_pstrcat(p, client_id, ":", secret, NULL));
     }
@@ -400,15 +413,14 @@ static int json_holds_any(const json_t *v, const apr_array_header_t *forms,
     if (json_is_string(v))
         return holds_any(json_string_value(v), json_string_length(v), forms);
     if (json_is_array(v)) {
-        json_array_foreach((json_t *)v, i, m)
-            if (json_holds_any(m, forms, depth + 1))
-                return 1;
+        json_array_foreach((json_t *)v, i,
+                           m) if (json_holds_any(m, forms, depth + 1)) return 1;
     }
     if (json_is_object(v)) {
-        json_object_foreach((json_t *)v, k, m)
-            if (holds_any(k, strlen(k), forms)
-                || json_holds_any(m, forms, depth + 1))
-                return 1;
+        json_object_foreach(
+            (json_t *)v, k,
+            m) if (holds_any(k, strlen(k), forms)
+                   || json_holds_any(m, forms, depth + 1)) return 1;
     }
     return 0;
 }
@@ -426,13 +438,12 @@ int b2c_token_result_withhold_secret(apr_pool_t *p, b2c_token_result_t *res,
         return 0;
     forms = secret_forms(p, client_id, secret);
     found = holds_any(body, len, forms)
-            || holds_any(res->error, res->error ? strlen(res->error) : 0,
-                         forms)
+            || holds_any(res->error, res->error ? strlen(res->error) : 0, forms)
             || holds_any(res->error_code,
                          res->error_code ? strlen(res->error_code) : 0, forms)
             || holds_any(res->error_description,
-                         res->error_description
-                             ? strlen(res->error_description) : 0,
+                         res->error_description ? strlen(res->error_description)
+                                                : 0,
                          forms);
     if (!found && body && len
         && b2c_json_parse_object(p, body, len, &doc, &err) == APR_SUCCESS)
@@ -461,7 +472,8 @@ void b2c_token_fetch(apr_pool_t *p, const b2c_token_request_t *req,
                     "the token endpoint is not an http or https URL");
         return;
     }
-    if (b2c_token_request_form(p, req, now, &form, &basic, &err) != APR_SUCCESS) {
+    if (b2c_token_request_form(p, req, now, &form, &basic, &err)
+        != APR_SUCCESS) {
         set_failure(res, B2C_FETCH_REFUSED, "invalid_request", err);
         return;
     }
@@ -470,7 +482,8 @@ void b2c_token_fetch(apr_pool_t *p, const b2c_token_request_t *req,
         apr_table_setn(headers, "Authorization", basic);
     }
     if (b2c_http_post_form(p, req->token_endpoint, headers, form, opts, &resp,
-                           &err) != APR_SUCCESS) {
+                           &err)
+        != APR_SUCCESS) {
         const char *d = sanitise(p, err);
         set_failure(res, B2C_FETCH_RETRYABLE, "unreachable",
                     d ? d : "no answer from the token endpoint");

@@ -22,8 +22,8 @@ typedef enum {
 typedef struct {
     const char *token_endpoint;
     const char *client_id;
-    const char *secret;             /* for the two secret methods */
-    const b2c_client_cert_t *cert;  /* for private_key_jwt */
+    const char *secret;            /* for the two secret methods */
+    const b2c_client_cert_t *cert; /* for private_key_jwt */
     b2c_client_auth_t auth;
     const apr_array_header_t *scopes; /* of const char *, joined by spaces */
 } b2c_token_request_t;
@@ -34,17 +34,18 @@ typedef struct {
  * must be an RFC 6749 §3.3 scope-token), then client_secret or
  * client_assertion_type + client_assertion. APR_EINVAL with *err for a
  * missing client id, secret or certificate, or a bad scope. */
-apr_status_t b2c_token_request_form(apr_pool_t *p, const b2c_token_request_t *req,
+apr_status_t b2c_token_request_form(apr_pool_t *p,
+                                    const b2c_token_request_t *req,
                                     long long now, const char **form,
                                     const char **basic, const char **err);
 
 /* What an answer of the token endpoint means. */
 typedef enum {
     B2C_FETCH_OK = 0,
-    B2C_FETCH_RETRYABLE,   /* network error, timeout, 408, 429, 5xx, 1xx,
+    B2C_FETCH_RETRYABLE, /* network error, timeout, 408, 429, 5xx, 1xx,
                               a 2xx that is not a usable token, or the
                               errors temporarily_unavailable/server_error */
-    B2C_FETCH_REFUSED      /* other 4xx, and 3xx (redirects are not
+    B2C_FETCH_REFUSED    /* other 4xx, and 3xx (redirects are not
                               followed): the config is wrong */
 } b2c_token_outcome_t;
 

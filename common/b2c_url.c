@@ -8,8 +8,9 @@
 #include <string.h>
 #include <strings.h>
 
-#define HOST_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" \
-                   "0123456789-._"
+#define HOST_CHARS                                                             \
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"                     \
+    "0123456789-._"
 
 /* Spaces, control characters and backslashes: apr_uri_parse would take
  * them, libcurl or a log line would not, and '\' is read as '/' by some

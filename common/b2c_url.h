@@ -11,19 +11,19 @@
 #include <apr_network_io.h>
 
 /* Extra refusals on top of the always-on rules (see b2c_url_parse). */
-#define B2C_URL_NO_USERINFO 0x1  /* "user@host" can disguise the host */
+#define B2C_URL_NO_USERINFO 0x1 /* "user@host" can disguise the host */
 #define B2C_URL_NO_QUERY    0x2
 #define B2C_URL_NO_FRAGMENT 0x4
 
 typedef struct {
-    int https;              /* 1 for https, 0 for http */
-    const char *scheme;     /* "http" or "https", lower case */
-    const char *host;       /* lower case; an IPv6 literal without [] */
-    apr_port_t port;        /* as written, else 80 or 443 */
-    const char *user;       /* user info as written, or NULL */
-    const char *path;       /* as written, or NULL when empty */
-    const char *query;      /* after '?', or NULL when there is no '?' */
-    const char *fragment;   /* after '#', or NULL when there is no '#' */
+    int https;            /* 1 for https, 0 for http */
+    const char *scheme;   /* "http" or "https", lower case */
+    const char *host;     /* lower case; an IPv6 literal without [] */
+    apr_port_t port;      /* as written, else 80 or 443 */
+    const char *user;     /* user info as written, or NULL */
+    const char *path;     /* as written, or NULL when empty */
+    const char *query;    /* after '?', or NULL when there is no '?' */
+    const char *fragment; /* after '#', or NULL when there is no '#' */
 } b2c_url_t;
 
 /* Parse an absolute http or https URL (scheme in any case). Always

@@ -9,15 +9,15 @@
 #include <apr_strings.h>
 #include <string.h>
 
-#define TENANT_PLACEHOLDER "{tenantid}"
+#define TENANT_PLACEHOLDER     "{tenantid}"
 #define TENANT_PLACEHOLDER_LEN (sizeof(TENANT_PLACEHOLDER) - 1)
-#define KID_LOG_MAX 64
-#define SKEW_MAX (366LL * 24 * 3600) /* clamp absurd configs; no overflow */
+#define KID_LOG_MAX            64
+#define SKEW_MAX               (366LL * 24 * 3600) /* clamp absurd configs; no overflow */
 
 static const char *const status_names[] = {
-    "valid", "malformed", "bad_alg", "unknown_kid", "bad_signature",
-    "bad_issuer", "bad_audience", "expired", "not_yet_valid", "bad_time",
-    "foreign"
+    "valid",         "malformed",  "bad_alg",      "unknown_kid",
+    "bad_signature", "bad_issuer", "bad_audience", "expired",
+    "not_yet_valid", "bad_time",   "foreign"
 };
 
 const char *b2c_token_status_name(b2c_token_status_t s)
@@ -35,14 +35,15 @@ static int tid_acceptable(const char *tid)
     if (tid == NULL || *tid == '\0')
         return 0;
     for (c = tid; *c; c++) {
-        if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') ||
-              (*c >= '0' && *c <= '9') || *c == '-'))
+        if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z')
+              || (*c >= '0' && *c <= '9') || *c == '-'))
             return 0;
     }
     return 1;
 }
 
-int b2c_issuer_matches(const char *template_iss, const char *iss, const char *tid)
+int b2c_issuer_matches(const char *template_iss, const char *iss,
+                       const char *tid)
 {
     const char *t = template_iss, *s = iss;
 
@@ -92,8 +93,8 @@ static const char *v2_form_of_v1_issuer(apr_pool_t *p, const char *iss,
     return NULL;
 }
 
-static int key_vouches_for(apr_pool_t *p, const b2c_jwk_t *key,
-                           const char *iss, const char *tid)
+static int key_vouches_for(apr_pool_t *p, const b2c_jwk_t *key, const char *iss,
+                           const char *tid)
 {
     const char *v2;
 
@@ -117,8 +118,8 @@ static const char *sanitise_kid(apr_pool_t *p, const char *kid)
     out = apr_palloc(p, n + 1);
     for (i = 0; i < n; i++) {
         char c = kid[i];
-        int ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-                 (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+        int ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
+                 || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
         out[i] = ok ? c : '_';
     }
     out[n] = '\0';
@@ -148,7 +149,8 @@ static b2c_token_status_t verdict(b2c_validation_result_t *res,
     return s;
 }
 
-static int audience_matches(const json_t *aud, const apr_array_header_t *audiences)
+static int audience_matches(const json_t *aud,
+                            const apr_array_header_t *audiences)
 {
     int i;
 
@@ -179,13 +181,17 @@ static b2c_token_status_t check_audience(const json_t *claims,
         return verdict(res, B2C_VERDICT_BAD_AUDIENCE, "aud not accepted");
     }
     if (!json_is_array(aud))
-        return verdict(res, B2C_VERDICT_BAD_AUDIENCE, "aud is not a string or array");
+        return verdict(res, B2C_VERDICT_BAD_AUDIENCE,
+                       "aud is not a string or array");
     /* RFC 7519 §4.1.3: an array of strings; anything else is malformed. */
-    json_array_foreach(aud, i, el) {
+    json_array_foreach(aud, i, el)
+    {
         if (!json_is_string(el))
-            return verdict(res, B2C_VERDICT_BAD_AUDIENCE, "aud array holds a non-string");
+            return verdict(res, B2C_VERDICT_BAD_AUDIENCE,
+                           "aud array holds a non-string");
     }
-    json_array_foreach(aud, i, el) {
+    json_array_foreach(aud, i, el)
+    {
         if (audience_matches(el, params->audiences))
             return B2C_VERDICT_VALID;
     }
@@ -222,11 +228,13 @@ static b2c_token_status_t check_times(const json_t *claims,
     if (now > exp + skew)
         return verdict(res, B2C_VERDICT_EXPIRED, "token expired");
     if (has_nbf > 0 && nbf > now + skew)
-        return verdict(res, B2C_VERDICT_NOT_YET_VALID, "token not yet valid (nbf)");
+        return verdict(res, B2C_VERDICT_NOT_YET_VALID,
+                       "token not yet valid (nbf)");
     /* Nobody issues a token after now: a future iat means a forged token
      * or an issuer with a wrong clock (RFC 7519 leaves the check to us). */
     if (has_iat > 0 && iat > now + skew)
-        return verdict(res, B2C_VERDICT_NOT_YET_VALID, "token issued in the future (iat)");
+        return verdict(res, B2C_VERDICT_NOT_YET_VALID,
+                       "token issued in the future (iat)");
     res->exp = exp;
     return B2C_VERDICT_VALID;
 }
@@ -255,9 +263,10 @@ b2c_token_status_t b2c_validate_token(apr_pool_t *p, const char *token,
      * before signing, so nobody but Graph can verify them. Say so instead
      * of reporting a baffling signature failure. */
     if (json_object_get(jwt->header, "nonce") != NULL)
-        return verdict(res, B2C_VERDICT_FOREIGN,
-                       "token has a nonce header: it looks like a token for another "
-                       "resource such as Microsoft Graph");
+        return verdict(
+            res, B2C_VERDICT_FOREIGN,
+            "token has a nonce header: it looks like a token for another "
+            "resource such as Microsoft Graph");
 
     if (jwt->alg == 0 || (jwt->alg & params->algs) == 0)
         return verdict(res, B2C_VERDICT_BAD_ALG, "alg not allowed");
@@ -268,7 +277,7 @@ b2c_token_status_t b2c_validate_token(apr_pool_t *p, const char *token,
      * each key with that kid is tried, the first that verifies is used. */
     key = NULL;
     err = NULL;
-    for (i = 0, ok = 0; !ok && (cand = next_key(jwks, jwt->kid, &i)); ) {
+    for (i = 0, ok = 0; !ok && (cand = next_key(jwks, jwt->kid, &i));) {
         if (cand->use != NULL && strcmp(cand->use, "sig") != 0)
             why = "key is not for signatures";
         else if (cand->alg != NULL && strcmp(cand->alg, jwt->alg_name) != 0)
@@ -288,15 +297,18 @@ b2c_token_status_t b2c_validate_token(apr_pool_t *p, const char *token,
     iss = b2c_json_string(jwt->claims, "iss");
     tid = b2c_json_string(jwt->claims, "tid");
     if (iss == NULL)
-        return verdict(res, B2C_VERDICT_BAD_ISSUER, "iss missing or not a string");
+        return verdict(res, B2C_VERDICT_BAD_ISSUER,
+                       "iss missing or not a string");
     /* Microsoft's multi-tenant sets bind each key to an issuer: a key of
      * one tenant must not vouch for tokens naming another. */
     if (!key_vouches_for(p, key, iss, tid))
-        return verdict(res, B2C_VERDICT_BAD_ISSUER, "iss does not fit the key's issuer");
+        return verdict(res, B2C_VERDICT_BAD_ISSUER,
+                       "iss does not fit the key's issuer");
     if (params->issuers == NULL || params->issuers->nelts == 0)
         return verdict(res, B2C_VERDICT_BAD_ISSUER, "no issuer configured");
     for (ok = 0, i = 0; i < params->issuers->nelts && !ok; i++)
-        ok = b2c_issuer_matches(APR_ARRAY_IDX(params->issuers, i, const char *), iss, tid);
+        ok = b2c_issuer_matches(APR_ARRAY_IDX(params->issuers, i, const char *),
+                                iss, tid);
     if (!ok)
         return verdict(res, B2C_VERDICT_BAD_ISSUER, "iss not accepted");
 

@@ -12,16 +12,16 @@
 
 typedef enum {
     B2C_VERDICT_VALID = 0,
-    B2C_VERDICT_MALFORMED,       /* not a compact JWS / bad JSON / bad typ   */
-    B2C_VERDICT_BAD_ALG,         /* alg not in the allow-list                */
-    B2C_VERDICT_UNKNOWN_KID,     /* no key with this kid: caller may refresh */
-    B2C_VERDICT_BAD_SIGNATURE,   /* includes key/alg mismatch                */
-    B2C_VERDICT_BAD_ISSUER,      /* iss missing/mismatch, or key issuer rule */
+    B2C_VERDICT_MALFORMED,     /* not a compact JWS / bad JSON / bad typ   */
+    B2C_VERDICT_BAD_ALG,       /* alg not in the allow-list                */
+    B2C_VERDICT_UNKNOWN_KID,   /* no key with this kid: caller may refresh */
+    B2C_VERDICT_BAD_SIGNATURE, /* includes key/alg mismatch                */
+    B2C_VERDICT_BAD_ISSUER,    /* iss missing/mismatch, or key issuer rule */
     B2C_VERDICT_BAD_AUDIENCE,
-    B2C_VERDICT_EXPIRED,         /* exp in the past (beyond skew)            */
-    B2C_VERDICT_NOT_YET_VALID,   /* nbf in the future (beyond skew)          */
-    B2C_VERDICT_BAD_TIME,        /* exp missing, or a time claim not numeric */
-    B2C_VERDICT_FOREIGN          /* minted for another resource (e.g. Graph, nonce header) */
+    B2C_VERDICT_EXPIRED,       /* exp in the past (beyond skew)            */
+    B2C_VERDICT_NOT_YET_VALID, /* nbf in the future (beyond skew)          */
+    B2C_VERDICT_BAD_TIME,      /* exp missing, or a time claim not numeric */
+    B2C_VERDICT_FOREIGN /* minted for another resource (e.g. Graph, nonce header) */
 } b2c_token_status_t;
 
 typedef struct {
@@ -36,7 +36,8 @@ typedef struct {
 
 typedef struct {
     b2c_token_status_t status;
-    const char *reason;   /* short, for the log and error_description; no token bytes */
+    const char
+        *reason; /* short, for the log and error_description; no token bytes */
     const b2c_jwt_t *jwt; /* set once parsed (also on most failures) */
     const char *kid;      /* header kid, for UNKNOWN_KID logging (sanitised) */
     long long exp;        /* valid tokens: their exp */
@@ -55,7 +56,8 @@ b2c_token_status_t b2c_validate_token(apr_pool_t *p, const char *token,
 /* Does iss equal template after replacing "{tenantid}" by tid? A template
  * without the placeholder compares exactly; with it, tid must be non-empty
  * and made only of [A-Za-z0-9-] (no smuggling '/' through tid). */
-int b2c_issuer_matches(const char *template_iss, const char *iss, const char *tid);
+int b2c_issuer_matches(const char *template_iss, const char *iss,
+                       const char *tid);
 
 const char *b2c_token_status_name(b2c_token_status_t s);
 

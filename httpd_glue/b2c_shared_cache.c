@@ -36,12 +36,12 @@ struct b2c_shared_cache {
     const ap_socache_provider_t *provider;
     const char *arg;
     ap_socache_instance_t *instance;
-    apr_global_mutex_t *mutex;     /* lease check-and-set ("-fetch") */
-    apr_global_mutex_t *io_mutex;  /* shmcb's lock ("-cache"), else NULL:
+    apr_global_mutex_t *mutex;    /* lease check-and-set ("-fetch") */
+    apr_global_mutex_t *io_mutex; /* shmcb's lock ("-cache"), else NULL:
                                     * apart, so a slow fetch never blocks
                                     * cache reads */
-    const b2c_seal_ring_t *ring;   /* NULL: values stored as they are */
-    const char *logno;             /* prefix of the refusal log line */
+    const b2c_seal_ring_t *ring;  /* NULL: values stored as they are */
+    const char *logno;            /* prefix of the refusal log line */
 };
 
 /* Per process (the observability work will export it); atomics, as the
@@ -77,7 +77,8 @@ const char *b2c_shared_cache_check_ring(apr_pool_t *p,
 {
     if (!c || ring || is_local(c))
         return NULL;
-    return apr_psprintf(p, "%s %s is a cache server outside httpd: it needs "
+    return apr_psprintf(p,
+                        "%s %s is a cache server outside httpd: it needs "
                         "%s file:PATH (the same key file on every server) so "
                         "that its entries are sealed and checked",
                         cache_directive, c->spec, key_directive);
@@ -93,9 +94,10 @@ const char *b2c_shared_cache_key_directive(cmd_parms *cmd, int argc,
     int i;
 
     if (argc < 1 || argc > 1 + B2C_SEAL_MAX_OLD)
-        return apr_psprintf(cmd->pool, "%s: give file:PATH, then at most %d "
-                            "old keys (file:OLD)", cmd->cmd->name,
-                            B2C_SEAL_MAX_OLD);
+        return apr_psprintf(cmd->pool,
+                            "%s: give file:PATH, then at most %d "
+                            "old keys (file:OLD)",
+                            cmd->cmd->name, B2C_SEAL_MAX_OLD);
     paths = apr_pcalloc(cmd->temp_pool, argc * sizeof(*paths));
     for (i = 0; i < argc; i++) {
         if (strncmp(argv[i], "file:", 5) || !argv[i][5])
@@ -103,8 +105,8 @@ const char *b2c_shared_cache_key_directive(cmd_parms *cmd, int argc,
                                 cmd->cmd->name, argv[i]);
         paths[i] = ap_server_root_relative(cmd->temp_pool, argv[i] + 5);
         if (!paths[i])
-            return apr_psprintf(cmd->pool, "%s: bad path '%s'",
-                                cmd->cmd->name, argv[i] + 5);
+            return apr_psprintf(cmd->pool, "%s: bad path '%s'", cmd->cmd->name,
+                                argv[i] + 5);
     }
     if (b2c_seal_ring_load(cmd->pool, paths, argc, &r, &err, &warn)
         != APR_SUCCESS)
@@ -151,8 +153,10 @@ const char *b2c_shared_cache_configure(apr_pool_t *p, const char *spec,
     c->provider = ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP, name,
                                      AP_SOCACHE_PROVIDER_VERSION);
     if (!c->provider)
-        return apr_psprintf(p, "no socache provider '%s': load "
-                            "mod_socache_%s (or say 'none')", name, name);
+        return apr_psprintf(p,
+                            "no socache provider '%s': load "
+                            "mod_socache_%s (or say 'none')",
+                            name, name);
     *out = c;
     return NULL;
 }
@@ -177,14 +181,14 @@ apr_status_t b2c_shared_cache_init(b2c_shared_cache_t *c, const char *name,
         return APR_SUCCESS;
     if ((*err = c->provider->create(&c->instance, c->arg, pconf, pconf)))
         return APR_EGENERAL;
-    rv = ap_global_mutex_create(&c->mutex, NULL,
-                                apr_pstrcat(pconf, mutex_prefix, "-fetch", NULL),
-                                NULL, s, pconf, 0);
+    rv = ap_global_mutex_create(
+        &c->mutex, NULL, apr_pstrcat(pconf, mutex_prefix, "-fetch", NULL), NULL,
+        s, pconf, 0);
     if (rv == APR_SUCCESS && (c->provider->flags & AP_SOCACHE_FLAG_NOTMPSAFE))
-        rv = ap_global_mutex_create(&c->io_mutex, NULL,
-                                    apr_pstrcat(pconf, mutex_prefix, "-cache",
-                                                NULL),
-                                    NULL, s, pconf, 0);
+        rv = ap_global_mutex_create(
+            &c->io_mutex, NULL,
+            apr_pstrcat(pconf, mutex_prefix, "-cache", NULL), NULL, s, pconf,
+            0);
     if (rv != APR_SUCCESS) {
         *err = "cannot create its global mutexes";
         return rv;
@@ -202,12 +206,11 @@ apr_status_t b2c_shared_cache_init(b2c_shared_cache_t *c, const char *name,
 void b2c_shared_cache_child_init(b2c_shared_cache_t *c, apr_pool_t *pchild)
 {
     if (c && c->mutex)
-        apr_global_mutex_child_init(&c->mutex,
-                                    apr_global_mutex_lockfile(c->mutex), pchild);
+        apr_global_mutex_child_init(
+            &c->mutex, apr_global_mutex_lockfile(c->mutex), pchild);
     if (c && c->io_mutex)
-        apr_global_mutex_child_init(&c->io_mutex,
-                                    apr_global_mutex_lockfile(c->io_mutex),
-                                    pchild);
+        apr_global_mutex_child_init(
+            &c->io_mutex, apr_global_mutex_lockfile(c->io_mutex), pchild);
 }
 
 static void io_lock(b2c_shared_cache_t *c)
@@ -245,8 +248,8 @@ apr_status_t b2c_shared_cache_get(b2c_shared_cache_t *c, server_rec *s,
     if (c->ring) {
         char *plain;
         size_t plen;
-        b2c_seal_status_t st = b2c_seal_open(c->ring, p, key, buf, n, &plain,
-                                             &plen);
+        b2c_seal_status_t st =
+            b2c_seal_open(c->ring, p, key, buf, n, &plain, &plen);
         if (st != B2C_SEAL_OK) {
             note_refused(c, s, st);
             return APR_NOTFOUND;
@@ -400,9 +403,8 @@ const b2c_lease_cache_t *b2c_shared_cache_seam(b2c_shared_cache_seam_t *holder,
     return &holder->seam;
 }
 
-int b2c_shared_cache_once(b2c_shared_cache_t *c, server_rec *s,
-                          const char *key, apr_interval_time_t interval,
-                          apr_pool_t *p)
+int b2c_shared_cache_once(b2c_shared_cache_t *c, server_rec *s, const char *key,
+                          apr_interval_time_t interval, apr_pool_t *p)
 {
     char *buf;
     size_t len;

@@ -105,9 +105,8 @@ const b2c_lease_cache_t *b2c_shared_cache_seam(b2c_shared_cache_seam_t *holder,
 /* Once per interval across the machine or fleet (the unknown-kid refresh
  * limit): 1, leaving a marker at key that lasts for interval, when none is
  * there; 0 while one is. Always 1 without cache. */
-int b2c_shared_cache_once(b2c_shared_cache_t *c, server_rec *s,
-                          const char *key, apr_interval_time_t interval,
-                          apr_pool_t *p);
+int b2c_shared_cache_once(b2c_shared_cache_t *c, server_rec *s, const char *key,
+                          apr_interval_time_t interval, apr_pool_t *p);
 
 /* What the cache is, for log lines ("shmcb", "redis:127.0.0.1:6379"). */
 const char *b2c_shared_cache_name(const b2c_shared_cache_t *c);

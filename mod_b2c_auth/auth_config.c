@@ -18,9 +18,8 @@ static const char *const microsoft_hosts[] = {
     "login.microsoftonline.com", "login.microsoftonline.us",
     "login.partner.microsoftonline.cn", "login.chinacloudapi.cn", NULL
 };
-static const char *const microsoft_host_suffixes[] = {
-    ".b2clogin.com", ".ciamlogin.com", NULL
-};
+static const char *const microsoft_host_suffixes[] = { ".b2clogin.com",
+                                                       ".ciamlogin.com", NULL };
 
 void *b2c_auth_create_dir_conf(apr_pool_t *p, char *dir)
 {
@@ -37,9 +36,11 @@ void *b2c_auth_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     const b2c_auth_dir_conf_t *base = basev, *add = addv;
     b2c_auth_dir_conf_t *c = apr_palloc(p, sizeof(*c));
 
-    c->metadata_url = add->metadata_url ? add->metadata_url : base->metadata_url;
-    c->metadata_from_htaccess = add->metadata_url ? add->metadata_from_htaccess
-                                                  : base->metadata_from_htaccess;
+    c->metadata_url =
+        add->metadata_url ? add->metadata_url : base->metadata_url;
+    c->metadata_from_htaccess = add->metadata_url
+                                    ? add->metadata_from_htaccess
+                                    : base->metadata_from_htaccess;
     c->issuers = add->issuers ? add->issuers : base->issuers;
     c->audiences = add->audiences ? add->audiences : base->audiences;
     c->algs = add->algs ? add->algs : base->algs;
@@ -47,8 +48,8 @@ void *b2c_auth_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     c->remote_user_claim = add->remote_user_claim ? add->remote_user_claim
                                                   : base->remote_user_claim;
     c->claims_env = add->claims_env >= 0 ? add->claims_env : base->claims_env;
-    c->claims_headers = add->claims_headers >= 0 ? add->claims_headers
-                                                 : base->claims_headers;
+    c->claims_headers =
+        add->claims_headers >= 0 ? add->claims_headers : base->claims_headers;
     c->bearer = add->bearer >= 0 ? add->bearer : base->bearer;
     return c;
 }
@@ -69,8 +70,8 @@ void *b2c_auth_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     const b2c_auth_server_conf_t *base = basev, *add = addv;
     b2c_auth_server_conf_t *c = apr_palloc(p, sizeof(*c));
 
-    c->metadata_allow = add->metadata_allow ? add->metadata_allow
-                                            : base->metadata_allow;
+    c->metadata_allow =
+        add->metadata_allow ? add->metadata_allow : base->metadata_allow;
     c->metadata_allow_addrs = add->metadata_allow ? add->metadata_allow_addrs
                                                   : base->metadata_allow_addrs;
 #define PICK(f) c->f = add->f >= 0 ? add->f : base->f
@@ -100,7 +101,8 @@ int b2c_conf_skew(const b2c_auth_dir_conf_t *c)
 
 const char *b2c_conf_remote_user(const b2c_auth_dir_conf_t *c)
 {
-    return c->remote_user_claim ? c->remote_user_claim : B2C_DEFAULT_REMOTE_USER;
+    return c->remote_user_claim ? c->remote_user_claim
+                                : B2C_DEFAULT_REMOTE_USER;
 }
 
 int b2c_sconf_int(int value, int dflt)
@@ -178,7 +180,8 @@ static const char *htaccess_url_allowed(cmd_parms *cmd, const char *url)
                "segments, backslashes or %-escapes";
     if (sc->metadata_allow) {
         for (i = 0; i < sc->metadata_allow->nelts; i++) {
-            const char *prefix = APR_ARRAY_IDX(sc->metadata_allow, i, const char *);
+            const char *prefix =
+                APR_ARRAY_IDX(sc->metadata_allow, i, const char *);
             if (!strncmp(url, prefix, strlen(prefix)))
                 return NULL;
         }
@@ -254,9 +257,11 @@ static const char *parse_seconds(cmd_parms *cmd, const char *arg, int lo,
     apr_int64_t v = apr_strtoi64(arg, &end, 10);
 
     if (!*arg || *end || v < lo || v > hi)
-        return apr_psprintf(cmd->pool, "%s: '%s' is not a whole number from "
-                            "%d to %d", cmd->cmd->name,
-                            ap_escape_logitem(cmd->pool, arg), lo, hi);
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' is not a whole number from "
+                            "%d to %d",
+                            cmd->cmd->name, ap_escape_logitem(cmd->pool, arg),
+                            lo, hi);
     *out = (int)v;
     return NULL;
 }
@@ -350,7 +355,8 @@ static const char *set_server_seconds(cmd_parms *cmd, void *dcfg,
     b2c_auth_server_conf_t *sc = server_conf(cmd);
     const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
     int *field = (int *)((char *)sc + (apr_size_t)cmd->info);
-    int lo = field == &sc->token_cache_entries || field == &sc->max_stale ? 0 : 1;
+    int lo =
+        field == &sc->token_cache_entries || field == &sc->max_stale ? 0 : 1;
     int hi = field == &sc->token_cache_entries ? 10000000 : 30 * 86400;
 
     if (field == &sc->fetch_timeout)
@@ -367,10 +373,13 @@ static const char *set_ca_file(cmd_parms *cmd, void *dcfg, const char *arg)
     if (err)
         return err;
     path = ap_server_root_relative(cmd->pool, arg);
-    if (!path || apr_stat(&fi, path, APR_FINFO_TYPE, cmd->temp_pool) != APR_SUCCESS
+    if (!path
+        || apr_stat(&fi, path, APR_FINFO_TYPE, cmd->temp_pool) != APR_SUCCESS
         || fi.filetype != APR_REG)
-        return apr_psprintf(cmd->pool, "B2CAuthCACertificate: cannot read "
-                            "file '%s'", arg);
+        return apr_psprintf(cmd->pool,
+                            "B2CAuthCACertificate: cannot read "
+                            "file '%s'",
+                            arg);
     server_conf(cmd)->ca_file = path;
     return NULL;
 }
@@ -427,8 +436,9 @@ const command_rec b2c_auth_cmds[] = {
                   "seconds of clock skew allowed for exp and nbf; default 300"),
     AP_INIT_TAKE1("B2CAuthRemoteUser", set_remote_user, NULL, OR_AUTHCFG,
                   "claim that becomes REMOTE_USER; default sub"),
-    AP_INIT_FLAG("B2CAuthClaimsEnv", set_claims_env, NULL, OR_AUTHCFG,
-                 "export claims as B2C_CLAIM_* environment variables; default On"),
+    AP_INIT_FLAG(
+        "B2CAuthClaimsEnv", set_claims_env, NULL, OR_AUTHCFG,
+        "export claims as B2C_CLAIM_* environment variables; default On"),
     AP_INIT_FLAG("B2CAuthClaimsHeaders", set_claims_headers, NULL, OR_AUTHCFG,
                  "pass claims as X-B2C-Claim-* request headers; default Off"),
     AP_INIT_ITERATE("B2CAuthMetadataAllow", add_metadata_allow, NULL, RSRC_CONF,
@@ -459,8 +469,9 @@ const command_rec b2c_auth_cmds[] = {
     AP_INIT_TAKE_ARGV("B2CAuthCacheKey", set_cache_key, NULL, RSRC_CONF,
                       "file:PATH [file:OLD ...]: the key that seals shared "
                       "cache entries (required with redis or memcache)"),
-    AP_INIT_FLAG("B2CAuthServerTokens", set_server_tokens, NULL, RSRC_CONF,
-                 "add mod_b2c_auth/VERSION to the server's version; default Off"),
+    AP_INIT_FLAG(
+        "B2CAuthServerTokens", set_server_tokens, NULL, RSRC_CONF,
+        "add mod_b2c_auth/VERSION to the server's version; default Off"),
     { NULL }
 };
 
@@ -520,8 +531,7 @@ static const char *check_section_list(apr_pool_t *p, server_rec *s,
 const char *b2c_auth_check_sections(apr_pool_t *p, server_rec *s)
 {
     for (; s; s = s->next) {
-        core_server_config *sconf =
-            ap_get_core_module_config(s->module_config);
+        core_server_config *sconf = ap_get_core_module_config(s->module_config);
         const char *err;
         if ((err = check_section_list(p, s, sconf->sec_dir, "Directory"))
             || (err = check_section_list(p, s, sconf->sec_url, "Location")))

@@ -13,7 +13,7 @@
 
 /* What authentication found, for authorization, the challenge and fixups. */
 typedef enum {
-    B2C_REQ_NO_TOKEN = 0,  /* no Bearer credentials: plain challenge */
+    B2C_REQ_NO_TOKEN = 0, /* no Bearer credentials: plain challenge */
     B2C_REQ_INVALID_REQUEST,
     B2C_REQ_INVALID_TOKEN,
     B2C_REQ_VALID
@@ -21,12 +21,12 @@ typedef enum {
 
 typedef struct {
     b2c_request_outcome_t outcome;
-    const char *error_description; /* ours, never token bytes */
-    json_t *claims;                /* VALID: a reference held by r->pool */
+    const char *error_description;     /* ours, never token bytes */
+    json_t *claims;                    /* VALID: a reference held by r->pool */
     const b2c_claim_export_t *exports; /* VALID: rendered once per token */
     int nexports;
-    int insufficient_scope;        /* authz denied a valid token */
-    int headers_exported;          /* X-B2C-Claim-* put in headers_in */
+    int insufficient_scope; /* authz denied a valid token */
+    int headers_exported;   /* X-B2C-Claim-* put in headers_in */
 } b2c_auth_request_t;
 
 /* r's state; with create, made when missing. Without create, a

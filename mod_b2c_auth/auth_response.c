@@ -104,10 +104,10 @@ static apr_status_t forbidden_filter(ap_filter_t *f, apr_bucket_brigade *bb)
         f->ctx = f;
         r->status = HTTP_FORBIDDEN;
         r->status_line = NULL;
-        APR_BRIGADE_INSERT_HEAD(bb, apr_bucket_immortal_create(
-                                        forbidden_body,
-                                        sizeof(forbidden_body) - 1,
-                                        bb->bucket_alloc));
+        APR_BRIGADE_INSERT_HEAD(
+            bb, apr_bucket_immortal_create(forbidden_body,
+                                           sizeof(forbidden_body) - 1,
+                                           bb->bucket_alloc));
     }
     if (eos)
         ap_remove_output_filter(f);

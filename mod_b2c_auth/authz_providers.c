@@ -16,7 +16,7 @@ typedef int (*claim_test_fn)(const json_t *claims, const char *name,
                              const char *value);
 
 typedef struct {
-    const char *claim;        /* b2c-claim: the claim name; else NULL */
+    const char *claim; /* b2c-claim: the claim name; else NULL */
     apr_array_header_t *values;
 } require_args_t;
 
@@ -46,9 +46,11 @@ static authz_status check(request_rec *r, const void *parsed,
         return AUTHZ_DENIED_NO_USER;
     st = b2c_auth_request_get(r, 0);
     if (!st || st->outcome != B2C_REQ_VALID || !st->claims) {
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, B2CLOGNO(01201)
-                      "Require %s: the user was not authenticated by a "
-                      "bearer token", what);
+        ap_log_rerror(
+            APLOG_MARK, APLOG_DEBUG, 0, r,
+            B2CLOGNO(01201) "Require %s: the user was not authenticated by a "
+                            "bearer token",
+            what);
         return AUTHZ_DENIED;
     }
     for (i = 0; i < args->values->nelts; i++) {
@@ -56,9 +58,11 @@ static authz_status check(request_rec *r, const void *parsed,
         if (test(st->claims, args->claim, v))
             return AUTHZ_GRANTED;
     }
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, B2CLOGNO(01202)
-                  "Require %s: token of %s has none of the required values",
-                  what, ap_escape_logitem(r->pool, r->user));
+    ap_log_rerror(
+        APLOG_MARK, APLOG_INFO, 0, r,
+        B2CLOGNO(
+            01202) "Require %s: token of %s has none of the required values",
+        what, ap_escape_logitem(r->pool, r->user));
     return AUTHZ_DENIED;
 }
 
@@ -98,8 +102,8 @@ static const char *parse_values(cmd_parms *cmd, const char *line,
 
     args->values = words(cmd->pool, line);
     if (args->values->nelts == 0)
-        return apr_psprintf(cmd->pool, "Require %s needs at least one %s",
-                            what, what);
+        return apr_psprintf(cmd->pool, "Require %s needs at least one %s", what,
+                            what);
     *parsed = args;
     return NULL;
 }
@@ -126,7 +130,8 @@ static const char *parse_claim(cmd_parms *cmd, const char *line,
     if (w->nelts < 2)
         return "Require b2c-claim needs a claim name and at least one value";
     args->claim = APR_ARRAY_IDX(w, 0, const char *);
-    args->values = apr_array_make(cmd->pool, w->nelts - 1, sizeof(const char *));
+    args->values =
+        apr_array_make(cmd->pool, w->nelts - 1, sizeof(const char *));
     for (i = 1; i < w->nelts; i++)
         APR_ARRAY_PUSH(args->values, const char *) =
             APR_ARRAY_IDX(w, i, const char *);

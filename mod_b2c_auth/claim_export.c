@@ -49,7 +49,8 @@ static int is_claim_env(const char *name)
 {
     while (!strncmp(name, "REDIRECT_", 9))
         name += 9;
-    return !strncmp(name, B2C_CLAIM_ENV_PREFIX, sizeof(B2C_CLAIM_ENV_PREFIX) - 1);
+    return !strncmp(name, B2C_CLAIM_ENV_PREFIX,
+                    sizeof(B2C_CLAIM_ENV_PREFIX) - 1);
 }
 
 /* Claim headers can only come from us: drop whatever the client sent. */
@@ -96,7 +97,7 @@ int b2c_auth_export_claims(request_rec *r)
     if (!st || st->outcome != B2C_REQ_VALID)
         return DECLINED;
     conf = ap_get_module_config(r->per_dir_config, &b2c_auth_module);
-    env = conf->claims_env != 0;  /* default on */
+    env = conf->claims_env != 0; /* default on */
     headers = conf->claims_headers == 1;
     /* Rendered when the token was first seen, with distinct names; r holds
      * the verdict. Appending to the environment is enough: every claim
@@ -108,9 +109,9 @@ int b2c_auth_export_claims(request_rec *r)
             apr_table_addn(r->subprocess_env, x->env, x->text);
         if (headers) {
             /* '-' rather than '_': CGI and many proxies drop names with '_' */
-            char *h = apr_pstrcat(r->pool, B2C_CLAIM_HEADER_PREFIX,
-                                  x->env + sizeof(B2C_CLAIM_ENV_PREFIX) - 1,
-                                  NULL);
+            char *h =
+                apr_pstrcat(r->pool, B2C_CLAIM_HEADER_PREFIX,
+                            x->env + sizeof(B2C_CLAIM_ENV_PREFIX) - 1, NULL);
             char *u;
             /* A backend refuses a request with too many or too large
              * header fields (httpd: 100 fields, 8190 bytes each, 431 or
@@ -133,10 +134,12 @@ int b2c_auth_export_claims(request_rec *r)
         }
     }
     if (cut)
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, B2CLOGNO(01109)
-                      "%d claim header(s) not passed on: at most %d headers "
-                      "of %d bytes each, %d bytes in all", cut,
-                      B2C_CLAIM_HEADERS_MAX, B2C_CLAIM_HEADER_MAX_BYTES,
-                      B2C_CLAIM_HEADERS_MAX_BYTES);
+        ap_log_rerror(
+            APLOG_MARK, APLOG_INFO, 0, r,
+            B2CLOGNO(
+                01109) "%d claim header(s) not passed on: at most %d headers "
+                       "of %d bytes each, %d bytes in all",
+            cut, B2C_CLAIM_HEADERS_MAX, B2C_CLAIM_HEADER_MAX_BYTES,
+            B2C_CLAIM_HEADERS_MAX_BYTES);
     return DECLINED;
 }

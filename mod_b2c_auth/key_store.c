@@ -24,29 +24,29 @@
 #include "b2c_util.h"
 
 #define SHARED_ENTRY_MAX_BYTES (B2C_KEY_JWKS_MAX_BYTES + 8192)
-#define LOG_INTERVAL apr_time_from_sec(60)
-#define LEASE_POLL apr_time_from_msec(50)
+#define LOG_INTERVAL           apr_time_from_sec(60)
+#define LEASE_POLL             apr_time_from_msec(50)
 
 typedef struct generation {
-    b2c_keyset_t keyset;      /* first: requests get &generation->keyset */
-    const char *jwks_text;    /* as served, to republish it */
-    apr_pool_t *pool;         /* unmanaged; destroyed with the last ref */
+    b2c_keyset_t keyset;   /* first: requests get &generation->keyset */
+    const char *jwks_text; /* as served, to republish it */
+    apr_pool_t *pool;      /* unmanaged; destroyed with the last ref */
     unsigned refs;
 } generation_t;
 
 typedef struct {
     const char *url;
-    const char *cache_id;        /* hex SHA-256 of b2c_key_fetch_trust_key() */
+    const char *cache_id; /* hex SHA-256 of b2c_key_fetch_trust_key() */
     /* Trust options (url, ca_file, jwks_same_origin, allowed_addrs) and
      * fetch_timeout_ms are fixed when the entry is made: fetches read them
      * without the lock. Only refresh_interval, kid_refresh_interval and
      * max_stale follow the latest request (written under store->lock). */
     b2c_key_store_options_t opts;
     generation_t *current;
-    b2c_key_policy_t pol;        /* from opts */
-    b2c_key_state_t st;          /* schedule, retry pause, kid refresh */
-    int kid_refresh_running;     /* a thread is doing it: others wait */
-    apr_time_t last_error_log;   /* outage logged once per interval */
+    b2c_key_policy_t pol;      /* from opts */
+    b2c_key_state_t st;        /* schedule, retry pause, kid refresh */
+    int kid_refresh_running;   /* a thread is doing it: others wait */
+    apr_time_t last_error_log; /* outage logged once per interval */
     apr_thread_mutex_t *fetch_lock;
 } entry_t;
 
@@ -121,7 +121,8 @@ static entry_t *entry_locked(b2c_key_store_t *store, apr_pool_t *tmp,
         e->opts = *opts;
         e->opts.ca_file =
             opts->ca_file ? apr_pstrdup(store->pool, opts->ca_file) : NULL;
-        e->opts.allowed_addrs = b2c_strings_copy(store->pool, opts->allowed_addrs);
+        e->opts.allowed_addrs =
+            b2c_strings_copy(store->pool, opts->allowed_addrs);
         apr_thread_mutex_create(&e->fetch_lock, APR_THREAD_MUTEX_DEFAULT,
                                 store->pool);
         apr_hash_set(store->entries, apr_pstrdup(store->pool, key),
@@ -196,7 +197,8 @@ static generation_t *from_shared(b2c_key_store_t *store, const entry_t *e,
 
     /* the small stamp entry first: most looks end there */
     if (b2c_shared_cache_get(store->cache, s, cache_key(p, "stamp", e), 32, p,
-                             &buf, &len) == APR_SUCCESS
+                             &buf, &len)
+            == APR_SUCCESS
         && b2c_cache_parse_int(buf, &fetched)
         && apr_time_from_sec(fetched) <= newer_than)
         return NULL;
@@ -205,10 +207,11 @@ static generation_t *from_shared(b2c_key_store_t *store, const entry_t *e,
             != APR_SUCCESS
         || b2c_cache_entry_unpack(p, buf, len, "keys", f, 4) != APR_SUCCESS
         || !b2c_cache_parse_int(f[0], &fetched) || fetched <= 0
-        || apr_time_from_sec(fetched) <= newer_than
-        || strcmp(f[1], e->url) || !*f[2]
-        || build_generation(f[2], f[3], strlen(f[3]), apr_time_from_sec(fetched),
-                            &g, &err, p) != APR_SUCCESS)
+        || apr_time_from_sec(fetched) <= newer_than || strcmp(f[1], e->url)
+        || !*f[2]
+        || build_generation(f[2], f[3], strlen(f[3]),
+                            apr_time_from_sec(fetched), &g, &err, p)
+               != APR_SUCCESS)
         return NULL;
     return g;
 }
@@ -221,7 +224,8 @@ static void publish(b2c_key_store_t *store, const entry_t *e, server_rec *s,
     char *buf;
     size_t len;
 
-    f[0] = apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)apr_time_sec(fetched));
+    f[0] = apr_psprintf(p, "%" APR_INT64_T_FMT,
+                        (apr_int64_t)apr_time_sec(fetched));
     f[1] = e->url;
     f[2] = issuer;
     f[3] = jwks;
@@ -229,12 +233,10 @@ static void publish(b2c_key_store_t *store, const entry_t *e, server_rec *s,
         || b2c_cache_entry_pack(p, "keys", f, 4, &buf, &len) != APR_SUCCESS)
         return;
     b2c_shared_cache_put(store->cache, s, cache_key(p, "keys", e), buf, len,
-                         b2c_key_policy_usable_until(&e->pol, fetched),
-                         p);
+                         b2c_key_policy_usable_until(&e->pol, fetched), p);
     b2c_shared_cache_put(store->cache, s, cache_key(p, "stamp", e), f[0],
                          strlen(f[0]),
-                         b2c_key_policy_usable_until(&e->pol, fetched),
-                         p);
+                         b2c_key_policy_usable_until(&e->pol, fetched), p);
 }
 
 /* Installs g as the current generation; store->lock NOT held. */
@@ -249,10 +251,12 @@ static void install(b2c_key_store_t *store, entry_t *e, generation_t *g,
     b2c_key_policy_installed(&e->st, &e->pol, g->keyset.fetched);
     generation_unref_locked(old);
     apr_thread_mutex_unlock(store->lock);
-    ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, B2CLOGNO(01001)
-                 "keys for %s %s: issuer %s, %d usable keys (%d skipped)",
-                 e->url, how, g->keyset.issuer, g->keyset.jwks->nkeys,
-                 g->keyset.jwks->nskipped);
+    ap_log_error(
+        APLOG_MARK, APLOG_INFO, 0, s,
+        B2CLOGNO(
+            01001) "keys for %s %s: issuer %s, %d usable keys (%d skipped)",
+        e->url, how, g->keyset.issuer, g->keyset.jwks->nkeys,
+        g->keyset.jwks->nskipped);
 }
 
 /* Is there a generation in the shared cache newer than ours (and, for a
@@ -267,8 +271,9 @@ static int adopt_shared(b2c_key_store_t *store, entry_t *e, server_rec *s,
     ours = e->st;
     apr_thread_mutex_unlock(store->lock);
     g = from_shared(store, e, s, p, ours.fetched);
-    if (g && b2c_key_policy_adoptable(&ours, &e->pol, g->keyset.fetched,
-                                      need_fresh, apr_time_now())) {
+    if (g
+        && b2c_key_policy_adoptable(&ours, &e->pol, g->keyset.fetched,
+                                    need_fresh, apr_time_now())) {
         install(store, e, g, s, "taken from the shared cache");
         return 1;
     }
@@ -282,8 +287,8 @@ typedef struct {
     b2c_key_store_t *store;
     entry_t *e;
     server_rec *s;
-    int need_fresh;           /* a scheduled refresh: see refresh_entry */
-    generation_t *g;          /* what the fetch got */
+    int need_fresh;  /* a scheduled refresh: see refresh_entry */
+    generation_t *g; /* what the fetch got */
     const char *err;
     apr_time_t fetched;
     b2c_shared_cache_seam_t seam;
@@ -304,14 +309,15 @@ static apr_status_t flight_fetch(void *baton, apr_pool_t *p)
     size_t jwks_len = 0;
     apr_status_t rv;
 
-    rv = b2c_key_fetch_documents(p, f->e->url, f->e->opts.jwks_same_origin,
-                                 f->e->opts.allowed_addrs,
-                                 f->e->opts.fetch_timeout_ms, f->e->opts.ca_file,
-                                 &issuer, &jwks, &jwks_len, &f->err);
+    rv = b2c_key_fetch_documents(
+        p, f->e->url, f->e->opts.jwks_same_origin, f->e->opts.allowed_addrs,
+        f->e->opts.fetch_timeout_ms, f->e->opts.ca_file, &issuer, &jwks,
+        &jwks_len, &f->err);
     f->fetched = apr_time_now();
     if (rv == APR_SUCCESS
         && (rv = build_generation(issuer, jwks, jwks_len, f->fetched, &f->g,
-                                  &f->err, p)) == APR_SUCCESS)
+                                  &f->err, p))
+               == APR_SUCCESS)
         publish(f->store, f->e, f->s, p, issuer, jwks, f->fetched);
     return rv;
 }
@@ -371,8 +377,9 @@ static apr_status_t refresh_entry(b2c_key_store_t *store, entry_t *e,
         e->last_error_log = now;
     apr_thread_mutex_unlock(store->lock);
     if (log_now)
-        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, B2CLOGNO(01002)
-                     "cannot refresh keys from %s: %s%s", e->url, f.err,
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
+                     B2CLOGNO(01002) "cannot refresh keys from %s: %s%s",
+                     e->url, f.err,
                      usable(e, now) ? " (still using the keys fetched before)"
                                     : " (no usable keys: answering 503)");
     return rv;
@@ -422,7 +429,8 @@ apr_status_t b2c_key_store_get(b2c_key_store_t *store, request_rec *r,
         apr_thread_mutex_unlock(e->fetch_lock);
     }
     else if (!have && !e->opts.jwks_same_origin
-             && b2c_mutex_lock_within(e->fetch_lock, e->opts.fetch_timeout_ms)) {
+             && b2c_mutex_lock_within(e->fetch_lock,
+                                      e->opts.fetch_timeout_ms)) {
         /* Another thread fetches a URL of httpd.conf: wait for its result
          * (at most the fetch timeout), so that a cold start's burst makes
          * one fetch and is served by it. No fetch of our own: the total
@@ -458,9 +466,9 @@ apr_status_t b2c_key_store_refresh(b2c_key_store_t *store, request_rec *r,
     apr_thread_mutex_lock(store->lock);
     e = entry_locked(store, r->pool, url, opts);
     before = e->current;
-    allowed = b2c_key_policy_kid_refresh_allowed(&e->st, &e->pol,
-                                                 apr_time_now())
-              || e->kid_refresh_running;
+    allowed =
+        b2c_key_policy_kid_refresh_allowed(&e->st, &e->pol, apr_time_now())
+        || e->kid_refresh_running;
     apr_thread_mutex_unlock(store->lock);
 
     if (!allowed) {
@@ -489,8 +497,7 @@ apr_status_t b2c_key_store_refresh(b2c_key_store_t *store, request_rec *r,
             allowed = 0;
         }
         else {
-            allowed = b2c_key_policy_kid_refresh_allowed(&e->st, &e->pol,
-                                                         now);
+            allowed = b2c_key_policy_kid_refresh_allowed(&e->st, &e->pol, now);
             if (allowed) {
                 e->st.last_kid_refresh = now;
                 e->kid_refresh_running = 1;
@@ -509,8 +516,8 @@ apr_status_t b2c_key_store_refresh(b2c_key_store_t *store, request_rec *r,
                 rv = APR_SUCCESS;
             else if (allowed
                      && b2c_shared_cache_once(
-                            store->cache, r->server, cache_key(r->pool, "kid", e),
-                            e->opts.kid_refresh_interval, r->pool)
+                         store->cache, r->server, cache_key(r->pool, "kid", e),
+                         e->opts.kid_refresh_interval, r->pool)
                      && refresh_entry(store, e, r->server, r->pool, 0)
                             == APR_SUCCESS)
                 rv = APR_SUCCESS;

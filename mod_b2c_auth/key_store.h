@@ -20,15 +20,15 @@ typedef struct b2c_key_store b2c_key_store_t;
 /* One immutable generation of metadata + keys; reference counted so a
  * refresh never frees keys a request is still verifying with. */
 typedef struct {
-    const char *issuer;       /* the discovery document's issuer */
+    const char *issuer; /* the discovery document's issuer */
     const b2c_jwks_t *jwks;
-    apr_time_t fetched;       /* when the identity platform served it */
+    apr_time_t fetched; /* when the identity platform served it */
 } b2c_keyset_t;
 
 typedef struct {
     apr_interval_time_t refresh_interval;
     apr_interval_time_t kid_refresh_interval;
-    apr_interval_time_t max_stale;   /* use past schedule, during outages */
+    apr_interval_time_t max_stale; /* use past schedule, during outages */
     long fetch_timeout_ms;
     const char *ca_file;
     /* Metadata named in .htaccess: its jwks_uri must be on the same

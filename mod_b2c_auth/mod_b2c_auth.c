@@ -36,7 +36,7 @@
 /* Process-wide, created in child_init. */
 static b2c_key_store_t *key_store;
 static b2c_token_cache_t *token_cache;
-static b2c_shared_cache_t *shared_cache;   /* the main server's, or NULL */
+static b2c_shared_cache_t *shared_cache; /* the main server's, or NULL */
 static int have_watchdog;
 
 /* Validated-token entries in the shared cache stay small. */
@@ -57,15 +57,15 @@ static const char *validation_context(request_rec *r,
      * rule, address guard) are other keys: their verdicts are not ours */
     key_store_options(r, c, &o);
     return apr_pstrcat(
-        r->pool, c->metadata_url, "\n", apr_itoa(r->pool, (int)b2c_conf_algs(c)),
-        "\n", apr_itoa(r->pool, b2c_conf_skew(c)), "\naud:",
-        apr_array_pstrcat(r->pool, c->audiences, '\n'), "\niss:",
+        r->pool, c->metadata_url, "\n",
+        apr_itoa(r->pool, (int)b2c_conf_algs(c)), "\n",
+        apr_itoa(r->pool, b2c_conf_skew(c)),
+        "\naud:", apr_array_pstrcat(r->pool, c->audiences, '\n'), "\niss:",
         c->issuers ? apr_array_pstrcat(r->pool, c->issuers, '\n')
                    : "(discovered)",
-        "\ntrust:", o.jwks_same_origin ? "htaccess" : "conf", "\nca:",
-        o.ca_file ? o.ca_file : "(system)", "\naddrs:",
-        o.allowed_addrs ? apr_array_pstrcat(r->pool, o.allowed_addrs, ' ')
-                        : "",
+        "\ntrust:", o.jwks_same_origin ? "htaccess" : "conf",
+        "\nca:", o.ca_file ? o.ca_file : "(system)", "\naddrs:",
+        o.allowed_addrs ? apr_array_pstrcat(r->pool, o.allowed_addrs, ' ') : "",
         NULL);
 }
 
@@ -92,10 +92,10 @@ static void key_store_options(request_rec *r, const b2c_auth_dir_conf_t *c,
         1000L * b2c_sconf_int(sc->fetch_timeout, B2C_DEFAULT_FETCH_TIMEOUT);
     o->ca_file = sc->ca_file;
     o->jwks_same_origin = c->metadata_from_htaccess;
-    o->allowed_addrs = c->metadata_from_htaccess ? sc->metadata_allow_addrs
-                                                 : NULL;
-    o->max_stale = apr_time_from_sec(
-        b2c_sconf_int(sc->max_stale, B2C_DEFAULT_MAX_STALE));
+    o->allowed_addrs =
+        c->metadata_from_htaccess ? sc->metadata_allow_addrs : NULL;
+    o->max_stale =
+        apr_time_from_sec(b2c_sconf_int(sc->max_stale, B2C_DEFAULT_MAX_STALE));
 }
 
 /* The shared cache's key of a verdict: a digest, so neither the token nor
@@ -170,10 +170,10 @@ static int reject(request_rec *r, b2c_auth_request_t *st,
  * after the retry pause, by when a fetch has run. */
 static int keys_unavailable(request_rec *r)
 {
-    apr_table_setn(r->err_headers_out, "Retry-After",
-                   apr_psprintf(r->pool, "%" APR_INT64_T_FMT,
-                                (apr_int64_t)apr_time_sec(
-                                    B2C_KEY_RETRY_PAUSE)));
+    apr_table_setn(
+        r->err_headers_out, "Retry-After",
+        apr_psprintf(r->pool, "%" APR_INT64_T_FMT,
+                     (apr_int64_t)apr_time_sec(B2C_KEY_RETRY_PAUSE)));
     return HTTP_SERVICE_UNAVAILABLE;
 }
 
@@ -203,9 +203,10 @@ static int validate(request_rec *r, const b2c_auth_dir_conf_t *conf,
             return 0;
         }
         /* B2C01002 says why, once per interval; this is per request */
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, B2CLOGNO(01104)
-                      "no signing keys available from %s: answering 503",
-                      conf->metadata_url);
+        ap_log_rerror(
+            APLOG_MARK, APLOG_INFO, 0, r,
+            B2CLOGNO(01104) "no signing keys available from %s: answering 503",
+            conf->metadata_url);
         return keys_unavailable(r);
     }
     params.audiences = conf->audiences;
@@ -223,8 +224,8 @@ static int validate(request_rec *r, const b2c_auth_dir_conf_t *conf,
         b2c_validate_token(r->pool, token, len, ks->jwks, &params, res);
         if (res->status != B2C_VERDICT_UNKNOWN_KID || attempt == 1)
             break;
-        rv = b2c_key_store_refresh(key_store, r, conf->metadata_url, &opts,
-                                   &ks);
+        rv =
+            b2c_key_store_refresh(key_store, r, conf->metadata_url, &opts, &ks);
         if (rv == APR_EBUSY)
             return keys_unavailable(r); /* fetching now: ask to retry */
         if (rv != APR_SUCCESS)
@@ -245,12 +246,12 @@ static void log_token_identity(request_rec *r, const json_t *claims)
     for (i = 0; names[i]; i++) {
         const char *v = b2c_claim_text(r->pool, claims, names[i]);
         if (v)
-            line = apr_psprintf(r->pool, "%s %s=%s", line, names[i],
-                                ap_escape_logitem(r->pool,
-                                                  apr_pstrndup(r->pool, v, 200)));
+            line = apr_psprintf(
+                r->pool, "%s %s=%s", line, names[i],
+                ap_escape_logitem(r->pool, apr_pstrndup(r->pool, v, 200)));
     }
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, B2CLOGNO(01108)
-                  "the rejected token says:%s", line);
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                  B2CLOGNO(01108) "the rejected token says:%s", line);
 }
 
 /* The verdict on a token no cache of this process knew: from the shared
@@ -259,8 +260,7 @@ static void log_token_identity(request_rec *r, const json_t *claims)
  * had. */
 static int decide(request_rec *r, const b2c_auth_dir_conf_t *conf,
                   const char *context, const char *token, size_t len,
-                  long long now, b2c_validation_result_t *res,
-                  b2c_verdict_t *v)
+                  long long now, b2c_validation_result_t *res, b2c_verdict_t *v)
 {
     const char *key = NULL;
     long long expires_at = 0;
@@ -321,21 +321,22 @@ static int authenticate(request_rec *r)
     conf = ap_get_module_config(r->per_dir_config, &b2c_auth_module);
     st = b2c_auth_request_get(r, 1);
     if ((why = b2c_auth_conf_incomplete(conf))) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, B2CLOGNO(01101)
-                      "misconfigured: %s", why);
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      B2CLOGNO(01101) "misconfigured: %s", why);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
 
     switch (b2c_bearer_parse(apr_table_get(r->headers_in, "Authorization"),
                              &token, &len)) {
     case B2C_BEARER_NONE:
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, B2CLOGNO(01102)
-                      "no bearer token in the request");
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                      B2CLOGNO(01102) "no bearer token in the request");
         return reject(r, st, B2C_REQ_NO_TOKEN, NULL);
     case B2C_BEARER_MALFORMED:
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, B2CLOGNO(01103)
-                      "malformed Authorization header (one Bearer token "
-                      "expected)");
+        ap_log_rerror(
+            APLOG_MARK, APLOG_INFO, 0, r,
+            B2CLOGNO(01103) "malformed Authorization header (one Bearer token "
+                            "expected)");
         return reject(r, st, B2C_REQ_INVALID_REQUEST,
                       "expected exactly one Bearer token");
     case B2C_BEARER_OK:
@@ -345,12 +346,12 @@ static int authenticate(request_rec *r)
     context = validation_context(r, conf);
     if (!b2c_token_cache_get(token_cache, context, token, len, now, r->pool,
                              &verdict)) {
-        if ((status = decide(r, conf, context, token, len, now, &res,
-                             &verdict)))
+        if ((status =
+                 decide(r, conf, context, token, len, now, &res, &verdict)))
             return status;
         if (res.status != B2C_VERDICT_VALID) {
-            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, B2CLOGNO(01105)
-                          "token rejected (%s): %s%s",
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                          B2CLOGNO(01105) "token rejected (%s): %s%s",
                           b2c_token_status_name(res.status), res.reason,
                           res.status == B2C_VERDICT_FOREIGN
                               ? "; the caller sent a token minted for another"
@@ -358,8 +359,8 @@ static int authenticate(request_rec *r)
                                 " of one for this API"
                               : "");
             if ((res.status == B2C_VERDICT_BAD_ISSUER
-                 || res.status == B2C_VERDICT_BAD_AUDIENCE) && res.jwt
-                && APLOGrinfo(r))
+                 || res.status == B2C_VERDICT_BAD_AUDIENCE)
+                && res.jwt && APLOGrinfo(r))
                 log_token_identity(r, res.jwt->claims);
             return reject(r, st, B2C_REQ_INVALID_TOKEN, res.reason);
         }
@@ -368,9 +369,11 @@ static int authenticate(request_rec *r)
     claim = b2c_conf_remote_user(conf);
     user = b2c_claim_text(r->pool, verdict.claims, claim);
     if (!user || !*user) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, B2CLOGNO(01106)
-                      "token rejected: it has no '%s' claim for REMOTE_USER",
-                      ap_escape_logitem(r->pool, claim));
+        ap_log_rerror(
+            APLOG_MARK, APLOG_INFO, 0, r,
+            B2CLOGNO(
+                01106) "token rejected: it has no '%s' claim for REMOTE_USER",
+            ap_escape_logitem(r->pool, claim));
         return reject(r, st, B2C_REQ_INVALID_TOKEN,
                       "the token lacks the claim used as user name");
     }
@@ -381,8 +384,9 @@ static int authenticate(request_rec *r)
     st->exports = verdict.exports;
     st->nexports = verdict.nexports;
     if (APLOGrdebug(r))
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, B2CLOGNO(01107)
-                      "token accepted for %s", ap_escape_logitem(r->pool, user));
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                      B2CLOGNO(01107) "token accepted for %s",
+                      ap_escape_logitem(r->pool, user));
     return OK;
 }
 
@@ -396,8 +400,7 @@ static int check_config(apr_pool_t *pconf, server_rec *s)
         err = b2c_shared_cache_check_ring(pconf, sc->cache, sc->cache_ring,
                                           "B2CAuthCache", "B2CAuthCacheKey");
     if (err) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, B2CLOGNO(01005)
-                     "%s", err);
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, B2CLOGNO(01005) "%s", err);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     return OK;
@@ -437,13 +440,13 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
 
     /* Once per start or restart: not in the first of httpd's two passes. */
     if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG)
-        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, B2CLOGNO(01000)
-                     "mod_b2c_auth " B2C_VERSION " loaded");
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+                     B2CLOGNO(01000) "mod_b2c_auth " B2C_VERSION " loaded");
     if (sc->server_tokens)
         ap_add_version_component(pconf, "mod_b2c_auth/" B2C_VERSION);
     if (b2c_http_global_init() != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, B2CLOGNO(01003)
-                     "cannot initialise libcurl");
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
+                     B2CLOGNO(01003) "cannot initialise libcurl");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     if (check_config(pconf, s) != OK)
@@ -452,18 +455,21 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
     if (!sc->cache_set
         && b2c_shared_cache_configure(pconf, B2C_DEFAULT_CACHE, &sc->cache)) {
         sc->cache = NULL;
-        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, B2CLOGNO(01006)
-                     "mod_socache_shmcb is not loaded: keys and validated "
-                     "tokens are cached per process only");
+        ap_log_error(
+            APLOG_MARK, APLOG_NOTICE, 0, s,
+            B2CLOGNO(
+                01006) "mod_socache_shmcb is not loaded: keys and validated "
+                       "tokens are cached per process only");
     }
     /* Sealed with B2CAuthCacheKey: check_config made sure a cache server
      * outside httpd has one. */
     b2c_shared_cache_set_ring(sc->cache, sc->cache_ring, B2CLOGNO(01032));
     if (b2c_shared_cache_init(sc->cache, "b2c_auth", B2C_AUTH_MUTEX, s, pconf,
-                              &err) != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, B2CLOGNO(01007)
-                     "B2CAuthCache %s: %s", b2c_shared_cache_name(sc->cache),
-                     err);
+                              &err)
+        != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
+                     B2CLOGNO(01007) "B2CAuthCache %s: %s",
+                     b2c_shared_cache_name(sc->cache), err);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     /* One watchdog thread per child refreshes keys ahead of schedule (the
@@ -485,11 +491,13 @@ static void child_init(apr_pool_t *pchild, server_rec *s)
     if (b2c_key_store_create(pchild, shared_cache, have_watchdog, &key_store)
             != APR_SUCCESS
         || b2c_token_cache_create(
-               pchild, b2c_sconf_int(sc->token_cache_entries,
-                                     B2C_DEFAULT_TOKEN_CACHE),
-               &token_cache) != APR_SUCCESS)
-        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, B2CLOGNO(01004)
-                     "cannot create the key store or token cache");
+               pchild,
+               b2c_sconf_int(sc->token_cache_entries, B2C_DEFAULT_TOKEN_CACHE),
+               &token_cache)
+               != APR_SUCCESS)
+        ap_log_error(
+            APLOG_MARK, APLOG_EMERG, 0, s,
+            B2CLOGNO(01004) "cannot create the key store or token cache");
 }
 
 static void register_hooks(apr_pool_t *p)
@@ -506,18 +514,17 @@ static void register_hooks(apr_pool_t *p)
                               APR_HOOK_MIDDLE);
     ap_hook_insert_error_filter(b2c_auth_insert_error_filter, NULL, NULL,
                                 APR_HOOK_MIDDLE);
-    ap_hook_header_parser(b2c_auth_strip_claim_headers, NULL, NULL, APR_HOOK_FIRST);
+    ap_hook_header_parser(b2c_auth_strip_claim_headers, NULL, NULL,
+                          APR_HOOK_FIRST);
     ap_hook_fixups(b2c_auth_export_claims, NULL, NULL, APR_HOOK_FIRST);
     b2c_auth_register_authz_providers(p);
     b2c_auth_register_response_filter();
 }
 
-AP_DECLARE_MODULE(b2c_auth) = {
-    STANDARD20_MODULE_STUFF,
-    b2c_auth_create_dir_conf,
-    b2c_auth_merge_dir_conf,
-    b2c_auth_create_server_conf,
-    b2c_auth_merge_server_conf,
-    b2c_auth_cmds,
-    register_hooks
-};
+AP_DECLARE_MODULE(b2c_auth) = { STANDARD20_MODULE_STUFF,
+                                b2c_auth_create_dir_conf,
+                                b2c_auth_merge_dir_conf,
+                                b2c_auth_create_server_conf,
+                                b2c_auth_merge_server_conf,
+                                b2c_auth_cmds,
+                                register_hooks };

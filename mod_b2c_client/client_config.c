@@ -13,7 +13,7 @@
 #include <http_core.h>
 #include <stdlib.h>
 
-#define SECTION "<B2CClient"
+#define SECTION          "<B2CClient"
 #define MAX_SECRET_BYTES 8192
 
 /* The definition being read: set while walking a <B2CClient> section.
@@ -63,8 +63,10 @@ void *b2c_client_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
 
 static int valid_name(const char *s)
 {
-    return *s && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                           "0123456789._-") == strlen(s);
+    return *s
+           && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                        "0123456789._-")
+                  == strlen(s);
 }
 
 static const char *inside_section(cmd_parms *cmd)
@@ -90,12 +92,15 @@ static const char *complete(apr_pool_t *p, const b2c_client_def_t *d)
         return apr_psprintf(p, "<B2CClient %s> (%s) needs %s", d->name,
                             d->defined_at, missing);
     if (d->secret && d->cert)
-        return apr_psprintf(p, "<B2CClient %s> (%s): use either "
+        return apr_psprintf(p,
+                            "<B2CClient %s> (%s): use either "
                             "B2CClientSecret or B2CClientCertificate, not both",
                             d->name, d->defined_at);
     if (d->cert && d->auth_set && d->auth != B2C_CLIENT_AUTH_PRIVATE_KEY_JWT)
-        return apr_psprintf(p, "<B2CClient %s>: B2CClientAuthMethod does not "
-                            "apply to a certificate", d->name);
+        return apr_psprintf(p,
+                            "<B2CClient %s>: B2CClientAuthMethod does not "
+                            "apply to a certificate",
+                            d->name);
     return NULL;
 }
 
@@ -138,15 +143,20 @@ static const char *client_section(cmd_parms *cmd, void *mconfig,
         d->auth = B2C_CLIENT_AUTH_PRIVATE_KEY_JWT;
     if (d->token_endpoint
         && !b2c_url_is_https(cmd->temp_pool, d->token_endpoint))
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, cmd->server, B2CLOGNO(02005)
-                     "<B2CClient %s> (%s): the token endpoint is plain http://: "
-                     "credentials and tokens cross the network unencrypted",
-                     d->name, d->defined_at);
+        ap_log_error(
+            APLOG_MARK, APLOG_WARNING, 0, cmd->server,
+            B2CLOGNO(
+                02005) "<B2CClient %s> (%s): the token endpoint is plain "
+                       "http://: "
+                       "credentials and tokens cross the network unencrypted",
+            d->name, d->defined_at);
     if (d->secret_is_literal)
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, cmd->server, B2CLOGNO(02001)
-                     "<B2CClient %s> (%s): B2CClientSecret is written in the "
-                     "configuration; prefer file:PATH or env:NAME", d->name,
-                     d->defined_at);
+        ap_log_error(
+            APLOG_MARK, APLOG_WARNING, 0, cmd->server,
+            B2CLOGNO(
+                02001) "<B2CClient %s> (%s): B2CClientSecret is written in the "
+                       "configuration; prefer file:PATH or env:NAME",
+            d->name, d->defined_at);
     d->index = sc->ordered->nelts;
     APR_ARRAY_PUSH(sc->ordered, b2c_client_def_t *) = d;
     apr_hash_set(sc->clients, d->name, APR_HASH_KEY_STRING, d);
@@ -210,13 +220,16 @@ static void warn_if_world_readable(cmd_parms *cmd, const char *what,
 {
     apr_finfo_t fi;
 
-    if (path && apr_stat(&fi, path, APR_FINFO_PROT, cmd->temp_pool)
-                    == APR_SUCCESS
+    if (path
+        && apr_stat(&fi, path, APR_FINFO_PROT, cmd->temp_pool) == APR_SUCCESS
         && (fi.protection & APR_FPROT_WREAD))
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, cmd->server, B2CLOGNO(02009)
-                     "<B2CClient %s>: %s file '%s' is readable by every user "
-                     "of this machine; make it readable by root only "
-                     "(chmod 600)", current_def->name, what, path);
+        ap_log_error(
+            APLOG_MARK, APLOG_WARNING, 0, cmd->server,
+            B2CLOGNO(
+                02009) "<B2CClient %s>: %s file '%s' is readable by every user "
+                       "of this machine; make it readable by root only "
+                       "(chmod 600)",
+            current_def->name, what, path);
 }
 
 /* Reads a secret file; trailing newlines (from editors and echo) dropped. */
@@ -238,15 +251,17 @@ static const char *read_secret_file(cmd_parms *cmd, const char *arg,
         rv = apr_file_info_get(&fi, APR_FINFO_SIZE | APR_FINFO_TYPE, f);
     if (rv != APR_SUCCESS) {
         char msg[120];
-        return apr_psprintf(cmd->pool, "B2CClientSecret: cannot read secret "
-                            "file '%s': %s", path,
-                            apr_strerror(rv, msg, sizeof(msg)));
+        return apr_psprintf(cmd->pool,
+                            "B2CClientSecret: cannot read secret "
+                            "file '%s': %s",
+                            path, apr_strerror(rv, msg, sizeof(msg)));
     }
     if (fi.filetype != APR_REG || fi.size == 0 || fi.size > MAX_SECRET_BYTES) {
         apr_file_close(f);
-        return apr_psprintf(cmd->pool, "B2CClientSecret: secret file '%s' "
-                            "must be a regular file of 1 to %d bytes", path,
-                            MAX_SECRET_BYTES);
+        return apr_psprintf(cmd->pool,
+                            "B2CClientSecret: secret file '%s' "
+                            "must be a regular file of 1 to %d bytes",
+                            path, MAX_SECRET_BYTES);
     }
     warn_if_world_readable(cmd, "secret", path);
     buf = apr_palloc(cmd->pool, (apr_size_t)fi.size + 1);
@@ -254,14 +269,18 @@ static const char *read_secret_file(cmd_parms *cmd, const char *arg,
     rv = apr_file_read_full(f, buf, n, &n);
     apr_file_close(f);
     if (rv != APR_SUCCESS && rv != APR_EOF)
-        return apr_psprintf(cmd->pool, "B2CClientSecret: cannot read secret "
-                            "file '%s'", path);
+        return apr_psprintf(cmd->pool,
+                            "B2CClientSecret: cannot read secret "
+                            "file '%s'",
+                            path);
     while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
         n--;
     buf[n] = '\0';
     if (n == 0 || strlen(buf) != n)
-        return apr_psprintf(cmd->pool, "B2CClientSecret: secret file '%s' is "
-                            "empty or holds NUL bytes", path);
+        return apr_psprintf(cmd->pool,
+                            "B2CClientSecret: secret file '%s' is "
+                            "empty or holds NUL bytes",
+                            path);
     *secret = buf;
     return NULL;
 }
@@ -279,8 +298,10 @@ static const char *set_secret(cmd_parms *cmd, void *m, const char *arg)
     if (!strncmp(arg, "env:", 4)) {
         const char *v = getenv(arg + 4);
         if (!v || !*v)
-            return apr_psprintf(cmd->pool, "B2CClientSecret: environment "
-                                "variable '%s' is not set", arg + 4);
+            return apr_psprintf(cmd->pool,
+                                "B2CClientSecret: environment "
+                                "variable '%s' is not set",
+                                arg + 4);
         current_def->secret = apr_pstrdup(cmd->pool, v);
         return NULL;
     }
@@ -297,10 +318,10 @@ static const char *set_certificate(cmd_parms *cmd, void *m, const char *cert,
     const char *err = inside_section(cmd);
     if (err)
         return err;
-    if (b2c_client_cert_load(cmd->pool,
-                             ap_server_root_relative(cmd->pool, cert),
-                             ap_server_root_relative(cmd->pool, key),
-                             &current_def->cert, &err) != APR_SUCCESS)
+    if (b2c_client_cert_load(
+            cmd->pool, ap_server_root_relative(cmd->pool, cert),
+            ap_server_root_relative(cmd->pool, key), &current_def->cert, &err)
+        != APR_SUCCESS)
         return apr_psprintf(cmd->pool, "B2CClientCertificate: %s", err);
     warn_if_world_readable(cmd, "private key",
                            ap_server_root_relative(cmd->pool, key));
@@ -319,7 +340,8 @@ static const char *add_scope(cmd_parms *cmd, void *m, const char *arg)
     if (!*arg)
         return "B2CScope: empty scope";
     if (!current_def->scopes)
-        current_def->scopes = apr_array_make(cmd->pool, 1, sizeof(const char *));
+        current_def->scopes =
+            apr_array_make(cmd->pool, 1, sizeof(const char *));
     APR_ARRAY_PUSH(current_def->scopes, const char *) = arg;
     return NULL;
 }
@@ -374,8 +396,10 @@ const char *b2c_client_check_references(apr_pool_t *p, server_rec *s)
         b2c_client_def_t *d =
             apr_hash_get(sc->clients, ref->name, APR_HASH_KEY_STRING);
         if (!d)
-            return apr_psprintf(p, "B2CClientToken %s (%s): no <B2CClient %s> "
-                                "is defined", ref->name, ref->where, ref->name);
+            return apr_psprintf(p,
+                                "B2CClientToken %s (%s): no <B2CClient %s> "
+                                "is defined",
+                                ref->name, ref->where, ref->name);
         d->used = 1;
     }
     return NULL;
@@ -437,15 +461,16 @@ const command_rec b2c_client_cmds[] = {
                   "the client (application) id"),
     AP_INIT_TAKE1("B2CClientSecret", set_secret, NULL, RSRC_CONF,
                   "file:PATH, env:NAME, or the secret itself (discouraged)"),
-    AP_INIT_TAKE2("B2CClientCertificate", set_certificate, NULL, RSRC_CONF,
-                  "certificate and private key files (PEM) for private_key_jwt"),
+    AP_INIT_TAKE2(
+        "B2CClientCertificate", set_certificate, NULL, RSRC_CONF,
+        "certificate and private key files (PEM) for private_key_jwt"),
     AP_INIT_ITERATE("B2CScope", add_scope, NULL, RSRC_CONF,
                     "scopes to request, e.g. api://API-ID/.default"),
     AP_INIT_TAKE1("B2CClientAuthMethod", set_auth_method, NULL, RSRC_CONF,
                   "client_secret_post (default) or client_secret_basic"),
-    AP_INIT_TAKE1("B2CClientToken", set_client_token, NULL,
-                  RSRC_CONF | ACCESS_CONF,
-                  "name of the client whose token proxied requests carry, or Off"),
+    AP_INIT_TAKE1(
+        "B2CClientToken", set_client_token, NULL, RSRC_CONF | ACCESS_CONF,
+        "name of the client whose token proxied requests carry, or Off"),
     AP_INIT_TAKE1("B2CClientTokenHeader", set_token_header, NULL,
                   RSRC_CONF | ACCESS_CONF,
                   "header that carries the token; default Authorization"),

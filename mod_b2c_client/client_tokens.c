@@ -17,30 +17,30 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define REFUSED_RETRY_SECONDS 60  /* bad secret/scope: no tight loop */
-#define BACKOFF_BASE_SECONDS 1
-#define BACKOFF_CAP_SECONDS 300
-#define LOG_INTERVAL_SECONDS 60
+#define REFUSED_RETRY_SECONDS 60 /* bad secret/scope: no tight loop */
+#define BACKOFF_BASE_SECONDS  1
+#define BACKOFF_CAP_SECONDS   300
+#define LOG_INTERVAL_SECONDS  60
 
 typedef struct {
     const b2c_client_def_t *def;
     apr_thread_mutex_t *lock;
     apr_thread_mutex_t *fetch_lock;
-    char *token;                  /* malloc'ed; NULL when none */
+    char *token; /* malloc'ed; NULL when none */
     long long obtained, lifetime;
     long long usable_until, refresh_at;
-    long long next_attempt;       /* backoff: no request before this */
+    long long next_attempt; /* backoff: no request before this */
     int failures;
-    char last_error[400];         /* for the 503 log line */
+    char last_error[400]; /* for the 503 log line */
     long long last_failure_log, last_503_log;
-    const char *token_endpoint;   /* resolved (discovery) endpoint */
-    const char *cache_id;         /* hex SHA-256 of what the token is for */
+    const char *token_endpoint; /* resolved (discovery) endpoint */
+    const char *cache_id;       /* hex SHA-256 of what the token is for */
 } client_state_t;
 
 struct b2c_client_tokens {
     server_rec *s;
     apr_pool_t *pool;
-    b2c_shared_cache_t *cache;    /* NULL: per process only */
+    b2c_shared_cache_t *cache; /* NULL: per process only */
     int n;
     client_state_t *states;
 };
@@ -50,10 +50,10 @@ struct b2c_client_tokens {
 static const char *token_cache_id(apr_pool_t *p, const b2c_client_def_t *d)
 {
     unsigned char digest[32];
-    const char *what = apr_pstrcat(
-        p, d->name, "\n", d->client_id, "\n",
-        d->token_endpoint ? d->token_endpoint : d->discovery_url, "\n",
-        apr_array_pstrcat(p, d->scopes, ' '), NULL);
+    const char *what =
+        apr_pstrcat(p, d->name, "\n", d->client_id, "\n",
+                    d->token_endpoint ? d->token_endpoint : d->discovery_url,
+                    "\n", apr_array_pstrcat(p, d->scopes, ' '), NULL);
     b2c_sha256(what, strlen(what), digest);
     return b2c_hex_encode(p, digest, sizeof(digest));
 }
@@ -133,12 +133,10 @@ static const char *describe(apr_pool_t *p, const client_state_t *cs,
                     && !strncmp(res->error_description, res->error_code,
                                 strlen(res->error_code));
     const char *code = res->error_code && !code_said ? res->error_code : NULL;
-    const char *d = apr_psprintf(p, "%s%s%s%s%s",
-                                 res->error ? res->error : "error",
-                                 code ? " " : "", code ? code : "",
-                                 res->error_description ? ": " : "",
-                                 res->error_description
-                                     ? res->error_description : "");
+    const char *d = apr_psprintf(
+        p, "%s%s%s%s%s", res->error ? res->error : "error", code ? " " : "",
+        code ? code : "", res->error_description ? ": " : "",
+        res->error_description ? res->error_description : "");
     b2c_token_result_t copy = *res;
 
     /* the same check as the fetch's, on the text this line would log */
@@ -151,8 +149,7 @@ static const char *describe(apr_pool_t *p, const client_state_t *cs,
 
 /* Resolve a discovery-document authority to its token endpoint once. */
 static const char *token_endpoint(client_state_t *cs, server_rec *s,
-                                  apr_pool_t *p,
-                                  const b2c_http_options_t *opts,
+                                  apr_pool_t *p, const b2c_http_options_t *opts,
                                   b2c_token_result_t *res);
 
 static const char *cache_key(apr_pool_t *p, const char *kind,
@@ -192,11 +189,12 @@ static int adopt_shared(b2c_client_tokens_t *t, client_state_t *cs,
     long long obtained, lifetime, now = now_seconds(), ours;
 
     if (b2c_shared_cache_get(t->cache, t->s, cache_key(p, "ctok", cs),
-                             64 * 1024, p, &buf, &len) != APR_SUCCESS
+                             64 * 1024, p, &buf, &len)
+            != APR_SUCCESS
         || b2c_cache_entry_unpack(p, buf, len, "ctoken", f, 3) != APR_SUCCESS
         || !b2c_cache_parse_int(f[0], &obtained)
-        || !b2c_cache_parse_int(f[1], &lifetime) || lifetime <= 0
-        || !*f[2] || strpbrk(f[2], " \t\r\n")
+        || !b2c_cache_parse_int(f[1], &lifetime) || lifetime <= 0 || !*f[2]
+        || strpbrk(f[2], " \t\r\n")
         || now >= b2c_token_refresh_at(obtained, lifetime))
         return 0;
     apr_thread_mutex_lock(cs->lock);
@@ -205,8 +203,9 @@ static int adopt_shared(b2c_client_tokens_t *t, client_state_t *cs,
     if (obtained <= ours)
         return 0;
     install(cs, f[2], obtained, lifetime);
-    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, t->s, B2CLOGNO(02104)
-                 "client %s: token taken from the shared cache", cs->def->name);
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, t->s,
+                 B2CLOGNO(02104) "client %s: token taken from the shared cache",
+                 cs->def->name);
     return 1;
 }
 
@@ -275,8 +274,8 @@ static void fetch(b2c_client_tokens_t *t, client_state_t *cs, apr_pool_t *p)
 static void fetch_from_endpoint(b2c_client_tokens_t *t, client_state_t *cs,
                                 apr_pool_t *p)
 {
-    b2c_http_options_t opts = { B2C_CLIENT_TIMEOUT_MS, B2C_CLIENT_TIMEOUT_MS / 2,
-                                256 * 1024, NULL };
+    b2c_http_options_t opts = { B2C_CLIENT_TIMEOUT_MS,
+                                B2C_CLIENT_TIMEOUT_MS / 2, 256 * 1024, NULL };
     b2c_token_request_t req;
     b2c_token_result_t res;
     long long now = now_seconds();
@@ -298,9 +297,12 @@ static void fetch_from_endpoint(b2c_client_tokens_t *t, client_state_t *cs,
     if (res.outcome == B2C_FETCH_OK) {
         install(cs, res.access_token, now, res.expires_in);
         publish(t, cs, p, res.access_token, now, res.expires_in);
-        ap_log_error(APLOG_MARK, APLOG_INFO, 0, t->s, B2CLOGNO(02101)
-                     "client %s: token obtained, valid for %" APR_INT64_T_FMT " s",
-                     cs->def->name, (apr_int64_t)res.expires_in);
+        ap_log_error(
+            APLOG_MARK, APLOG_INFO, 0, t->s,
+            B2CLOGNO(
+                02101) "client %s: token obtained, valid for %" APR_INT64_T_FMT
+                       " s",
+            cs->def->name, (apr_int64_t)res.expires_in);
         return;
     }
     {
@@ -312,7 +314,8 @@ static void fetch_from_endpoint(b2c_client_tokens_t *t, client_state_t *cs,
         cs->failures++;
         delay = res.outcome == B2C_FETCH_REFUSED
                     ? (res.retry_after > REFUSED_RETRY_SECONDS
-                           ? res.retry_after : REFUSED_RETRY_SECONDS)
+                           ? res.retry_after
+                           : REFUSED_RETRY_SECONDS)
                     : b2c_backoff_seconds(cs->failures, BACKOFF_BASE_SECONDS,
                                           BACKOFF_CAP_SECONDS, res.retry_after,
                                           random_unit());
@@ -325,21 +328,22 @@ static void fetch_from_endpoint(b2c_client_tokens_t *t, client_state_t *cs,
             cs->last_failure_log = now;
         apr_thread_mutex_unlock(cs->lock);
         if (log_now)
-            ap_log_error(APLOG_MARK, APLOG_ERR, 0, t->s, B2CLOGNO(02102)
-                         "client %s: token request to %s failed: %s; next "
-                         "attempt in %" APR_INT64_T_FMT " s%s", cs->def->name,
-                         endpoint ? endpoint : "(token endpoint unknown)",
-                         ap_escape_logitem(p, what), (apr_int64_t)delay,
-                         res.outcome == B2C_FETCH_REFUSED
-                             ? " (the identity platform refused the client's "
-                               "credentials or scope: check the configuration)"
-                             : "");
+            ap_log_error(
+                APLOG_MARK, APLOG_ERR, 0, t->s,
+                B2CLOGNO(
+                    02102) "client %s: token request to %s failed: %s; next "
+                           "attempt in %" APR_INT64_T_FMT " s%s",
+                cs->def->name, endpoint ? endpoint : "(token endpoint unknown)",
+                ap_escape_logitem(p, what), (apr_int64_t)delay,
+                res.outcome == B2C_FETCH_REFUSED
+                    ? " (the identity platform refused the client's "
+                      "credentials or scope: check the configuration)"
+                    : "");
     }
 }
 
 static const char *token_endpoint(client_state_t *cs, server_rec *s,
-                                  apr_pool_t *p,
-                                  const b2c_http_options_t *opts,
+                                  apr_pool_t *p, const b2c_http_options_t *opts,
                                   b2c_token_result_t *res)
 {
     b2c_http_response_t resp;
@@ -371,12 +375,15 @@ static const char *token_endpoint(client_state_t *cs, server_rec *s,
     cs->token_endpoint = strdup(disc->token_endpoint);
     /* the warning B2C02005 gives a configured endpoint, once per process */
     if (cs->token_endpoint && !b2c_url_is_https(p, cs->token_endpoint))
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, B2CLOGNO(02105)
-                     "<B2CClient %s> (%s): the token endpoint %s named by the "
-                     "discovery document is plain http://: credentials and "
-                     "tokens cross the network unencrypted", cs->def->name,
-                     cs->def->defined_at,
-                     ap_escape_logitem(p, cs->token_endpoint));
+        ap_log_error(
+            APLOG_MARK, APLOG_WARNING, 0, s,
+            B2CLOGNO(
+                02105) "<B2CClient %s> (%s): the token endpoint %s named by "
+                       "the "
+                       "discovery document is plain http://: credentials and "
+                       "tokens cross the network unencrypted",
+            cs->def->name, cs->def->defined_at,
+            ap_escape_logitem(p, cs->token_endpoint));
     return cs->token_endpoint;
 }
 
@@ -418,18 +425,19 @@ static apr_status_t refuse(client_state_t *cs, request_rec *r,
     apr_thread_mutex_unlock(cs->lock);
     *retry_after = wait > 0 ? wait : 1;
     if (log_now)
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, B2CLOGNO(02103)
-                      "client %s: no valid token, answering 503 instead of "
-                      "proxying without credentials (last error: %s)",
-                      cs->def->name,
-                      *last ? ap_escape_logitem(r->pool, last) : "none yet");
+        ap_log_rerror(
+            APLOG_MARK, APLOG_WARNING, 0, r,
+            B2CLOGNO(
+                02103) "client %s: no valid token, answering 503 instead of "
+                       "proxying without credentials (last error: %s)",
+            cs->def->name,
+            *last ? ap_escape_logitem(r->pool, last) : "none yet");
     return APR_EAGAIN;
 }
 
 apr_status_t b2c_client_tokens_get(b2c_client_tokens_t *t,
-                                   const b2c_client_def_t *def,
-                                   request_rec *r, const char **token,
-                                   long long *retry_after)
+                                   const b2c_client_def_t *def, request_rec *r,
+                                   const char **token, long long *retry_after)
 {
     client_state_t *cs = &t->states[def->index];
 

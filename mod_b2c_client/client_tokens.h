@@ -21,9 +21,8 @@ apr_status_t b2c_client_tokens_create(apr_pool_t *p, server_rec *s,
  * request only waits for the token endpoint when the process has never
  * had a token for this client (or the last one expired). */
 apr_status_t b2c_client_tokens_get(b2c_client_tokens_t *t,
-                                   const b2c_client_def_t *def,
-                                   request_rec *r, const char **token,
-                                   long long *retry_after);
+                                   const b2c_client_def_t *def, request_rec *r,
+                                   const char **token, long long *retry_after);
 
 /* Background work: refresh tokens that are due, fetch missing ones whose
  * backoff has passed. Called about once a second; p is a scratch pool. */

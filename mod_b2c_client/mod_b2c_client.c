@@ -21,14 +21,14 @@
 #include "client_config.h"
 #include "client_tokens.h"
 
-#define WATCHDOG_NAME "_b2c_client_"
+#define WATCHDOG_NAME     "_b2c_client_"
 #define WATCHDOG_INTERVAL apr_time_from_sec(1)
 
 static b2c_client_tokens_t *tokens; /* this process's, from child_init */
 static int have_watchdog;
 
-static APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) *wd_get_instance;
-static APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) *wd_register;
+static APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) * wd_get_instance;
+static APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) * wd_register;
 
 /* Is mod_proxy going to forward r to a backend of ours? ProxyPass and
  * RewriteRule [P] have set a "proxy:" filename by now (mod_rewrite's
@@ -41,7 +41,7 @@ static int is_proxied(const request_rec *r)
         return 0;
     return (r->proxyreq == PROXYREQ_REVERSE && r->filename
             && !strncmp(r->filename, "proxy:", 6))
-        || (r->handler && !strncmp(r->handler, "proxy:", 6));
+           || (r->handler && !strncmp(r->handler, "proxy:", 6));
 }
 
 /* What inject_token put into a request's headers_in, kept in its
@@ -69,9 +69,10 @@ static void drop_inherited_token(request_rec *r)
         if (in && (v = apr_table_get(r->headers_in, in->header))
             && !strcmp(v, in->value)) {
             apr_table_unset(r->headers_in, in->header);
-            ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, B2CLOGNO(02203)
-                          "token of an earlier request taken out of %s",
-                          in->header);
+            ap_log_rerror(
+                APLOG_MARK, APLOG_TRACE1, 0, r,
+                B2CLOGNO(02203) "token of an earlier request taken out of %s",
+                in->header);
         }
     }
 }
@@ -107,17 +108,21 @@ static int inject_token(request_rec *r)
     if (!dc->client_name || !strcmp(dc->client_name, "off") || !is_proxied(r))
         return DECLINED;
     if (htaccess_applied(r)) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, B2CLOGNO(02204)
-                      "client %s: no token for a request an .htaccess file "
-                      "took part in (its proxy target may be a customer's)",
-                      ap_escape_logitem(r->pool, dc->client_name));
+        ap_log_rerror(
+            APLOG_MARK, APLOG_INFO, 0, r,
+            B2CLOGNO(
+                02204) "client %s: no token for a request an .htaccess file "
+                       "took part in (its proxy target may be a customer's)",
+            ap_escape_logitem(r->pool, dc->client_name));
         return DECLINED;
     }
-    sc = ap_get_module_config(ap_server_conf->module_config, &b2c_client_module);
+    sc =
+        ap_get_module_config(ap_server_conf->module_config, &b2c_client_module);
     def = apr_hash_get(sc->clients, dc->client_name, APR_HASH_KEY_STRING);
     if (!def || !tokens) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, B2CLOGNO(02201)
-                      "client %s: %s", ap_escape_logitem(r->pool, dc->client_name),
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      B2CLOGNO(02201) "client %s: %s",
+                      ap_escape_logitem(r->pool, dc->client_name),
                       def ? "token state unavailable in this process (see "
                             "B2C02004 at its start)"
                           : "no such <B2CClient>");
@@ -126,7 +131,8 @@ static int inject_token(request_rec *r)
     if (b2c_client_tokens_get(tokens, def, r, &token, &retry_after)
         != APR_SUCCESS) {
         apr_table_setn(r->err_headers_out, "Retry-After",
-                       apr_psprintf(r->pool, "%" APR_INT64_T_FMT, (apr_int64_t)retry_after));
+                       apr_psprintf(r->pool, "%" APR_INT64_T_FMT,
+                                    (apr_int64_t)retry_after));
         return HTTP_SERVICE_UNAVAILABLE;
     }
     header = dc->header ? dc->header : B2C_CLIENT_DEFAULT_HEADER;
@@ -135,8 +141,9 @@ static int inject_token(request_rec *r)
     in->value = apr_pstrcat(r->pool, "Bearer ", token, NULL);
     apr_table_setn(r->headers_in, header, in->value);
     ap_set_module_config(r->request_config, &b2c_client_module, in);
-    ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, B2CLOGNO(02202)
-                  "client %s: token put in %s", def->name, header);
+    ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r,
+                  B2CLOGNO(02202) "client %s: token put in %s", def->name,
+                  header);
     return DECLINED;
 }
 
@@ -163,14 +170,14 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
     ap_watchdog_t *wd;
 
     if (!err)
-        err = b2c_shared_cache_check_ring(ptemp, sc->cache, sc->cache_ring,
-                                          "B2CClientCache",
-                                          "B2CClientCacheKey");
+        err =
+            b2c_shared_cache_check_ring(ptemp, sc->cache, sc->cache_ring,
+                                        "B2CClientCache", "B2CClientCacheKey");
 
     /* Once per start or restart: not in the first of httpd's two passes. */
     if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG)
-        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, B2CLOGNO(02000)
-                     "mod_b2c_client " B2C_VERSION " loaded");
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+                     B2CLOGNO(02000) "mod_b2c_client " B2C_VERSION " loaded");
     if (sc->server_tokens)
         ap_add_version_component(pconf, "mod_b2c_client/" B2C_VERSION);
     if (err) {
@@ -189,17 +196,20 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
         && b2c_shared_cache_configure(pconf, B2C_CLIENT_DEFAULT_CACHE,
                                       &sc->cache)) {
         sc->cache = NULL;
-        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, B2CLOGNO(02006)
-                     "mod_socache_shmcb is not loaded: each process gets its "
-                     "own client tokens");
+        ap_log_error(
+            APLOG_MARK, APLOG_NOTICE, 0, s,
+            B2CLOGNO(
+                02006) "mod_socache_shmcb is not loaded: each process gets its "
+                       "own client tokens");
     }
     /* Sealed with B2CClientCacheKey: checked above for a cache server. */
     b2c_shared_cache_set_ring(sc->cache, sc->cache_ring, B2CLOGNO(02032));
     if (b2c_shared_cache_init(sc->cache, "b2c_client", B2C_CLIENT_MUTEX, s,
-                              pconf, &err) != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, B2CLOGNO(02007)
-                     "B2CClientCache %s: %s", b2c_shared_cache_name(sc->cache),
-                     err);
+                              pconf, &err)
+        != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
+                     B2CLOGNO(02007) "B2CClientCache %s: %s",
+                     b2c_shared_cache_name(sc->cache), err);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     /* A child (not parent), non-singleton watchdog: every process keeps its
@@ -210,9 +220,11 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                == APR_SUCCESS)
         have_watchdog = 1;
     else
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, B2CLOGNO(02003)
-                     "mod_watchdog is not available: tokens are refreshed by "
-                     "the request that finds them expiring");
+        ap_log_error(
+            APLOG_MARK, APLOG_WARNING, 0, s,
+            B2CLOGNO(
+                02003) "mod_watchdog is not available: tokens are refreshed by "
+                       "the request that finds them expiring");
     return OK;
 }
 
@@ -223,9 +235,9 @@ static void test_config(apr_pool_t *pconf, server_rec *s)
     const char *err = b2c_client_check_references(pconf, s);
 
     if (!err)
-        err = b2c_shared_cache_check_ring(pconf, sc->cache, sc->cache_ring,
-                                          "B2CClientCache",
-                                          "B2CClientCacheKey");
+        err =
+            b2c_shared_cache_check_ring(pconf, sc->cache, sc->cache_ring,
+                                        "B2CClientCache", "B2CClientCacheKey");
     if (err) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, B2CLOGNO(02002) "%s", err);
         exit(1);
@@ -243,8 +255,8 @@ static void child_init(apr_pool_t *pchild, server_rec *s)
     b2c_shared_cache_child_init(sc->cache, pchild);
     if (b2c_client_tokens_create(pchild, s, sc->cache, sc->ordered, &t)
         != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, B2CLOGNO(02004)
-                     "cannot create the client token state");
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
+                     B2CLOGNO(02004) "cannot create the client token state");
         return;
     }
     tokens = t;
@@ -262,12 +274,10 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_fixups(inject_token, NULL, NULL, APR_HOOK_LAST);
 }
 
-AP_DECLARE_MODULE(b2c_client) = {
-    STANDARD20_MODULE_STUFF,
-    b2c_client_create_dir_conf,
-    b2c_client_merge_dir_conf,
-    b2c_client_create_server_conf,
-    NULL,
-    b2c_client_cmds,
-    register_hooks
-};
+AP_DECLARE_MODULE(b2c_client) = { STANDARD20_MODULE_STUFF,
+                                  b2c_client_create_dir_conf,
+                                  b2c_client_merge_dir_conf,
+                                  b2c_client_create_server_conf,
+                                  NULL,
+                                  b2c_client_cmds,
+                                  register_hooks };

@@ -30,8 +30,9 @@ static void arithmetic(const uint8_t *d)
     long long obtained = ll_at(d + 24);
     int failures = (int)(signed char)d[32] * 1000 + d[33];
     double rnd = (double)d[34] / 255.0 * 1.1 - 0.05; /* a little out of [0,1) */
-    long long life = (long long)(int)((unsigned)d[35] << 24 | (unsigned)d[36] << 16 |
-                                      (unsigned)d[37] << 8 | d[38]);
+    long long life =
+        (long long)(int)((unsigned)d[35] << 24 | (unsigned)d[36] << 16
+                         | (unsigned)d[37] << 8 | d[38]);
     long long b, r, u;
 
     if (d[39] & 1)
@@ -62,14 +63,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (ep) {
         size_t n = strlen(ep);
         FZ_CHECK(err == NULL);
-        FZ_CHECK(strncasecmp(ep, "https://", 8) == 0 || strncasecmp(ep, "http://", 7) == 0);
+        FZ_CHECK(strncasecmp(ep, "https://", 8) == 0
+                 || strncasecmp(ep, "http://", 7) == 0);
         FZ_CHECK(n > 18 && strcmp(ep + n - 18, "/oauth2/v2.0/token") == 0);
         FZ_CHECK(strpbrk(ep, "?#@% \t\\\"<>") == NULL && !fz_has_ctl(ep, n));
-        {   /* no empty or dot segments in the path (the host is only
+        { /* no empty or dot segments in the path (the host is only
              * checked for its characters: "https://../t" passes) */
             const char *path = strchr(ep + (ep[4] == ':' ? 7 : 8), '/');
-            FZ_CHECK(path && strstr(path, "//") == NULL && strstr(path, "/../") == NULL &&
-                     strstr(path, "/./") == NULL);
+            FZ_CHECK(path && strstr(path, "//") == NULL
+                     && strstr(path, "/../") == NULL
+                     && strstr(path, "/./") == NULL);
         }
         /* the authority as given, maybe less "/v2.0" or "/oauth2/v2.0",
          * then the suffix */
@@ -80,7 +83,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t n = strlen(s);
         while (n > 0 && s[n - 1] == '/')
             n--;
-        FZ_CHECK(n >= 33 && strncmp(s + n - 33, "/.well-known/openid-configuration", 33) == 0);
+        FZ_CHECK(n >= 33
+                 && strncmp(s + n - 33, "/.well-known/openid-configuration", 33)
+                        == 0);
     }
 
     secs = b2c_retry_after_seconds(s, FZ_NOW);

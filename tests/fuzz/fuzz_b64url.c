@@ -14,7 +14,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t outlen;
     char *enc;
 
-    if (b2c_b64url_decode(p, (const char *)data, size, &out, &outlen) == APR_SUCCESS) {
+    if (b2c_b64url_decode(p, (const char *)data, size, &out, &outlen)
+        == APR_SUCCESS) {
         FZ_CHECK(out != NULL && out[outlen] == '\0');
         FZ_CHECK(outlen == size / 4 * 3 + (size % 4 ? size % 4 - 1 : 0));
         enc = b2c_b64url_encode(p, out, outlen);
@@ -27,8 +28,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* the other way round: arbitrary bytes */
     enc = b2c_b64url_encode(p, data, size);
     FZ_CHECK(strspn(enc, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                         "0123456789-_") == strlen(enc));
-    FZ_CHECK(b2c_b64url_decode(p, enc, strlen(enc), &out, &outlen) == APR_SUCCESS);
+                         "0123456789-_")
+             == strlen(enc));
+    FZ_CHECK(b2c_b64url_decode(p, enc, strlen(enc), &out, &outlen)
+             == APR_SUCCESS);
     FZ_CHECK(outlen == size && memcmp(out, data, size) == 0);
 
     apr_pool_destroy(p);

@@ -15,8 +15,9 @@
 
 static int tokchar(char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
+           || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_'
+           || c == '~' || c == '+' || c == '/';
 }
 
 static b2c_bearer_status_t reference(const char *s, size_t *start)
@@ -60,7 +61,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     FZ_CHECK(got == want);
     if (got == B2C_BEARER_OK) {
-        FZ_CHECK(tok == hdr + start && len > 0 && tok + len == hdr + strlen(hdr));
+        FZ_CHECK(tok == hdr + start && len > 0
+                 && tok + len == hdr + strlen(hdr));
     }
     else {
         FZ_CHECK(tok == NULL && len == 0);

@@ -24,13 +24,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
         for (n = 1; n <= 5; n++) {
             memset(fields, 0, sizeof(fields));
-            if (b2c_cache_entry_unpack(p, buf, size, kinds[k], fields, n) != APR_SUCCESS)
+            if (b2c_cache_entry_unpack(p, buf, size, kinds[k], fields, n)
+                != APR_SUCCESS)
                 continue;
             FZ_CHECK(memchr(data, 0, size) == NULL);
             for (i = 0; i < n; i++)
-                FZ_CHECK(fields[i] != NULL && (i == n - 1 || !strchr(fields[i], '\n')));
-            FZ_CHECK(b2c_cache_entry_pack(p, kinds[k], fields, n, &packed, &plen) ==
-                     APR_SUCCESS);
+                FZ_CHECK(fields[i] != NULL
+                         && (i == n - 1 || !strchr(fields[i], '\n')));
+            FZ_CHECK(
+                b2c_cache_entry_pack(p, kinds[k], fields, n, &packed, &plen)
+                == APR_SUCCESS);
             FZ_CHECK(plen == size && memcmp(packed, data, size) == 0);
             FZ_CHECK(packed[plen] == '\0');
         }
@@ -41,7 +44,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (b2c_cache_parse_int(s, &v)) {
             size_t digits = strspn(s + (*s == '-'), "0123456789");
             FZ_CHECK(digits > 0 && s[(*s == '-') + digits] == '\0');
-            FZ_CHECK(v <= B2C_TIME_MAX && v >= -B2C_TIME_MAX && v == strtoll(s, NULL, 10));
+            FZ_CHECK(v <= B2C_TIME_MAX && v >= -B2C_TIME_MAX
+                     && v == strtoll(s, NULL, 10));
         }
     }
     apr_pool_destroy(p);

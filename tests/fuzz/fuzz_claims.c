@@ -19,7 +19,8 @@ static void check_member(apr_pool_t *p, const json_t *claims, const char *name,
 
     FZ_CHECK(env != NULL && strlen(env) == strlen(name));
     FZ_CHECK(strspn(env, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                         "0123456789_") == strlen(env));
+                         "0123456789_")
+             == strlen(env));
     FZ_CHECK((text == NULL) == json_is_null(v));
     if (text)
         FZ_CHECK(!fz_has_ctl(text, strlen(text)));
@@ -31,12 +32,14 @@ static void check_member(apr_pool_t *p, const json_t *claims, const char *name,
             FZ_CHECK(strcmp(text, s) == 0);
     }
     if (json_is_array(v))
-        json_array_foreach(v, i, el) {
+        json_array_foreach(v, i, el)
+        {
             if (json_is_string(el))
                 FZ_CHECK(b2c_claims_match(claims, name, json_string_value(el)));
         }
     if (json_is_true(v))
-        FZ_CHECK(b2c_claims_match(claims, name, "true") && strcmp(text, "true") == 0);
+        FZ_CHECK(b2c_claims_match(claims, name, "true")
+                 && strcmp(text, "true") == 0);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -46,21 +49,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     json_t *claims = NULL, *v, *el;
     size_t i;
 
-    if (b2c_json_parse_object(p, (const char *)data, size, &claims, &err) == APR_SUCCESS) {
-        json_object_foreach(claims, name, v)
-            check_member(p, claims, name, v);
+    if (b2c_json_parse_object(p, (const char *)data, size, &claims, &err)
+        == APR_SUCCESS) {
+        json_object_foreach(claims, name, v) check_member(p, claims, name, v);
 
         v = json_object_get(claims, "roles");
         if (json_is_array(v))
-            json_array_foreach(v, i, el) {
+            json_array_foreach(v, i, el)
+            {
                 if (json_is_string(el))
-                    FZ_CHECK(b2c_claims_has_role(claims, json_string_value(el)));
+                    FZ_CHECK(
+                        b2c_claims_has_role(claims, json_string_value(el)));
             }
         v = json_object_get(claims, "scp");
         if (json_is_string(v)) {
             /* every space-separated word is a granted scope */
             char *words = apr_pstrdup(p, json_string_value(v)), *w, *last;
-            for (w = apr_strtok(words, " ", &last); w; w = apr_strtok(NULL, " ", &last))
+            for (w = apr_strtok(words, " ", &last); w;
+                 w = apr_strtok(NULL, " ", &last))
                 FZ_CHECK(b2c_claims_has_scope(claims, w));
         }
         FZ_CHECK(!b2c_claims_has_scope(claims, ""));
@@ -68,8 +74,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         b2c_claims_has_scope(claims, "access_as_user");
         b2c_claims_match(claims, "tid", "72f988bf-86f1-41af-91ab-2d7cd011db47");
         b2c_claims_match(claims, "ver", "2.0");
-        FZ_CHECK(b2c_claim_text(p, claims, "\x01 absent") == NULL ||
-                 json_object_get(claims, "\x01 absent") != NULL);
+        FZ_CHECK(b2c_claim_text(p, claims, "\x01 absent") == NULL
+                 || json_object_get(claims, "\x01 absent") != NULL);
     }
     apr_pool_destroy(p);
     return 0;

@@ -85,7 +85,8 @@ apr_pool_t *fz_pool(void)
 {
     apr_pool_t *p = NULL;
 
-    if (apr_pool_create_unmanaged_ex(&p, NULL, NULL) != APR_SUCCESS || p == NULL)
+    if (apr_pool_create_unmanaged_ex(&p, NULL, NULL) != APR_SUCCESS
+        || p == NULL)
         abort();
     return p;
 }
@@ -94,7 +95,8 @@ char *fz_cstr(apr_pool_t *p, const uint8_t *data, size_t size)
 {
     const uint8_t *nul = memchr(data, 0, size);
 
-    return apr_pstrmemdup(p, (const char *)data, nul ? (size_t)(nul - data) : size);
+    return apr_pstrmemdup(p, (const char *)data,
+                          nul ? (size_t)(nul - data) : size);
 }
 
 void fz_fail(const char *file, int line, const char *what)

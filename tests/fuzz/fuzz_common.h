@@ -28,10 +28,10 @@ char *fz_cstr(apr_pool_t *p, const uint8_t *data, size_t size);
 
 /* abort() with a message when cond is false: an invariant of the code under
  * test is broken (libFuzzer saves the input as a crash). */
-#define FZ_CHECK(cond)                                                        \
-    do {                                                                      \
-        if (!(cond))                                                          \
-            fz_fail(__FILE__, __LINE__, #cond);                               \
+#define FZ_CHECK(cond)                                                         \
+    do {                                                                       \
+        if (!(cond))                                                           \
+            fz_fail(__FILE__, __LINE__, #cond);                                \
     } while (0)
 void fz_fail(const char *file, int line, const char *what)
     __attribute__((noreturn));

@@ -8,8 +8,10 @@
 
 static int url_ok(const char *u)
 {
-    return u && (strncasecmp(u, "https://", 8) == 0 || strncasecmp(u, "http://", 7) == 0) &&
-           !fz_has_ctl(u, strlen(u)) && strchr(u, ' ') == NULL;
+    return u
+           && (strncasecmp(u, "https://", 8) == 0
+               || strncasecmp(u, "http://", 7) == 0)
+           && !fz_has_ctl(u, strlen(u)) && strchr(u, ' ') == NULL;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -18,7 +20,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     b2c_discovery_t *d = NULL;
     const char *err = NULL;
 
-    if (b2c_discovery_parse(p, (const char *)data, size, &d, &err) == APR_SUCCESS) {
+    if (b2c_discovery_parse(p, (const char *)data, size, &d, &err)
+        == APR_SUCCESS) {
         FZ_CHECK(d != NULL && d->issuer != NULL && *d->issuer != '\0');
         FZ_CHECK(url_ok(d->jwks_uri));
         FZ_CHECK(d->token_endpoint == NULL || url_ok(d->token_endpoint));

@@ -18,15 +18,17 @@ static apr_pool_t *probe_pool;
 static b2c_jwt_t *probe(const char *alg, size_t sig_len)
 {
     unsigned char sig[512];
-    const char *hdr = apr_psprintf(probe_pool, "{\"alg\":\"%s\",\"kid\":\"k\"}", alg);
+    const char *hdr =
+        apr_psprintf(probe_pool, "{\"alg\":\"%s\",\"kid\":\"k\"}", alg);
     const char *tok;
     b2c_jwt_t *jwt;
     const char *err;
 
     memset(sig, 0x5a, sizeof(sig));
-    tok = apr_pstrcat(probe_pool,
-                      b2c_b64url_encode(probe_pool, (const unsigned char *)hdr, strlen(hdr)),
-                      ".e30.", b2c_b64url_encode(probe_pool, sig, sig_len), NULL);
+    tok = apr_pstrcat(
+        probe_pool,
+        b2c_b64url_encode(probe_pool, (const unsigned char *)hdr, strlen(hdr)),
+        ".e30.", b2c_b64url_encode(probe_pool, sig, sig_len), NULL);
     if (b2c_jwt_parse(probe_pool, tok, strlen(tok), &jwt, &err) != APR_SUCCESS)
         fz_fail(__FILE__, __LINE__, err);
     return jwt;
@@ -50,7 +52,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *err = NULL;
     int i, j;
 
-    if (b2c_jwks_parse(p, (const char *)data, size, &set, &err) == APR_SUCCESS) {
+    if (b2c_jwks_parse(p, (const char *)data, size, &set, &err)
+        == APR_SUCCESS) {
         FZ_CHECK(set != NULL && set->nkeys >= 1 && set->nskipped >= 0);
         FZ_CHECK((b2c_jwks_find_key(set, NULL) != NULL) == (set->nkeys == 1));
         FZ_CHECK(b2c_jwks_find_key(set, "\x01 no such kid") == NULL);
@@ -67,7 +70,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             for (j = 0; j < 6; j++) {
                 const char *verr = NULL;
                 /* random signatures never verify */
-                FZ_CHECK(b2c_jwt_verify_signature(p, probes[j], k, &verr) != APR_SUCCESS);
+                FZ_CHECK(b2c_jwt_verify_signature(p, probes[j], k, &verr)
+                         != APR_SUCCESS);
                 FZ_CHECK(verr != NULL);
             }
         }

@@ -23,17 +23,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (b2c_jwt_parse(p, (const char *)data, size, &jwt, &err) == APR_SUCCESS) {
         FZ_CHECK(jwt != NULL && size <= B2C_JWT_MAX_BYTES);
         FZ_CHECK(json_is_object(jwt->header) && json_is_object(jwt->claims));
-        FZ_CHECK(jwt->alg_name != NULL && jwt->alg == b2c_alg_from_name(jwt->alg_name));
+        FZ_CHECK(jwt->alg_name != NULL
+                 && jwt->alg == b2c_alg_from_name(jwt->alg_name));
         FZ_CHECK(json_object_get(jwt->header, "crit") == NULL);
         FZ_CHECK(jwt->signing_input == (const char *)data);
-        FZ_CHECK(jwt->signing_input_len > 2 && jwt->signing_input_len + 2 <= size);
+        FZ_CHECK(jwt->signing_input_len > 2
+                 && jwt->signing_input_len + 2 <= size);
         FZ_CHECK(data[jwt->signing_input_len] == '.');
         FZ_CHECK(jwt->sig != NULL && jwt->sig_len > 0);
         FZ_CHECK(memchr(data + jwt->signing_input_len + 1, '.',
-                        size - jwt->signing_input_len - 1) == NULL);
+                        size - jwt->signing_input_len - 1)
+                 == NULL);
         for (i = 0; i < set->nkeys; i++) {
             const char *verr = NULL;
-            if (b2c_jwt_verify_signature(p, jwt, &set->keys[i], &verr) != APR_SUCCESS)
+            if (b2c_jwt_verify_signature(p, jwt, &set->keys[i], &verr)
+                != APR_SUCCESS)
                 FZ_CHECK(verr != NULL);
             else
                 FZ_CHECK(jwt->alg != 0);

@@ -43,7 +43,9 @@ static void push_bn(OSSL_PARAM_BLD *bld, json_t *jwk, const char *member,
     size_t len;
     BIGNUM *bn;
 
-    if (s == NULL || b2c_b64url_decode(keys_pool, s, strlen(s), &raw, &len) != APR_SUCCESS)
+    if (s == NULL
+        || b2c_b64url_decode(keys_pool, s, strlen(s), &raw, &len)
+               != APR_SUCCESS)
         die(member);
     bn = BN_bin2bn(raw, (int)len, NULL);
     if (bn == NULL || !OSSL_PARAM_BLD_push_BN(bld, param, bn))
@@ -57,8 +59,8 @@ static EVP_PKEY *keypair(const char *type, OSSL_PARAM_BLD *bld)
     EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, type, NULL);
     EVP_PKEY *pkey = NULL;
 
-    if (params == NULL || ctx == NULL || EVP_PKEY_fromdata_init(ctx) != 1 ||
-        EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_KEYPAIR, params) != 1)
+    if (params == NULL || ctx == NULL || EVP_PKEY_fromdata_init(ctx) != 1
+        || EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_KEYPAIR, params) != 1)
         die(type);
     EVP_PKEY_CTX_free(ctx);
     OSSL_PARAM_free(params);
@@ -67,12 +69,13 @@ static EVP_PKEY *keypair(const char *type, OSSL_PARAM_BLD *bld)
 
 static EVP_PKEY *rsa_from_private_jwk(json_t *jwk)
 {
-    static const char *const members[] = { "n", "e", "d", "p", "q", "dp", "dq", "qi" };
+    static const char *const members[] = { "n", "e",  "d",  "p",
+                                           "q", "dp", "dq", "qi" };
     static const char *const params[] = {
-        OSSL_PKEY_PARAM_RSA_N, OSSL_PKEY_PARAM_RSA_E, OSSL_PKEY_PARAM_RSA_D,
-        OSSL_PKEY_PARAM_RSA_FACTOR1, OSSL_PKEY_PARAM_RSA_FACTOR2,
-        OSSL_PKEY_PARAM_RSA_EXPONENT1, OSSL_PKEY_PARAM_RSA_EXPONENT2,
-        OSSL_PKEY_PARAM_RSA_COEFFICIENT1
+        OSSL_PKEY_PARAM_RSA_N,         OSSL_PKEY_PARAM_RSA_E,
+        OSSL_PKEY_PARAM_RSA_D,         OSSL_PKEY_PARAM_RSA_FACTOR1,
+        OSSL_PKEY_PARAM_RSA_FACTOR2,   OSSL_PKEY_PARAM_RSA_EXPONENT1,
+        OSSL_PKEY_PARAM_RSA_EXPONENT2, OSSL_PKEY_PARAM_RSA_COEFFICIENT1
     };
     BIGNUM *bns[8] = { 0 };
     OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
@@ -100,16 +103,20 @@ static EVP_PKEY *ec_from_private_jwk(json_t *jwk)
     OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
     EVP_PKEY *pkey;
 
-    if (bld == NULL || xs == NULL || ys == NULL ||
-        b2c_b64url_decode(keys_pool, xs, strlen(xs), &x, &xlen) != APR_SUCCESS ||
-        b2c_b64url_decode(keys_pool, ys, strlen(ys), &y, &ylen) != APR_SUCCESS ||
-        xlen != 32 || ylen != 32)
+    if (bld == NULL || xs == NULL || ys == NULL
+        || b2c_b64url_decode(keys_pool, xs, strlen(xs), &x, &xlen)
+               != APR_SUCCESS
+        || b2c_b64url_decode(keys_pool, ys, strlen(ys), &y, &ylen)
+               != APR_SUCCESS
+        || xlen != 32 || ylen != 32)
         die("EC x/y");
     point[0] = 0x04;
     memcpy(point + 1, x, 32);
     memcpy(point + 33, y, 32);
-    if (!OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0) ||
-        !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point, sizeof(point)))
+    if (!OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME,
+                                         "prime256v1", 0)
+        || !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY,
+                                             point, sizeof(point)))
         die("EC params");
     push_bn(bld, jwk, "d", OSSL_PKEY_PARAM_PRIV_KEY, &d);
     pkey = keypair("EC", bld);
@@ -170,8 +177,9 @@ void fz_keys_init(void)
     json_decref(doc);
     json_decref(rsa);
     json_decref(ec);
-    if (b2c_jwks_parse(keys_pool, jwks_doc, strlen(jwks_doc), &jwks_set, &err) != APR_SUCCESS ||
-        jwks_set->nkeys != 3)
+    if (b2c_jwks_parse(keys_pool, jwks_doc, strlen(jwks_doc), &jwks_set, &err)
+            != APR_SUCCESS
+        || jwks_set->nkeys != 3)
         die(err ? err : "key set");
     ERR_clear_error();
 }
@@ -199,9 +207,9 @@ void fz_params(apr_pool_t *p, b2c_validation_params_t *params)
     memset(params, 0, sizeof(*params));
     params->issuers = iss;
     params->audiences = aud;
-    params->algs = B2C_ALG_RS256 | B2C_ALG_RS384 | B2C_ALG_RS512 | B2C_ALG_PS256 |
-                   B2C_ALG_PS384 | B2C_ALG_PS512 | B2C_ALG_ES256 | B2C_ALG_ES384 |
-                   B2C_ALG_ES512;
+    params->algs = B2C_ALG_RS256 | B2C_ALG_RS384 | B2C_ALG_RS512 | B2C_ALG_PS256
+                   | B2C_ALG_PS384 | B2C_ALG_PS512 | B2C_ALG_ES256
+                   | B2C_ALG_ES384 | B2C_ALG_ES512;
     params->clock_skew = FZ_SKEW;
     params->now = FZ_NOW;
 }
@@ -213,9 +221,9 @@ static unsigned char *sign_raw(apr_pool_t *p, unsigned alg, const char *input,
 {
     int es = (alg & (B2C_ALG_ES256 | B2C_ALG_ES384 | B2C_ALG_ES512)) != 0;
     int ps = (alg & (B2C_ALG_PS256 | B2C_ALG_PS384 | B2C_ALG_PS512)) != 0;
-    const EVP_MD *md = (alg & (B2C_ALG_RS384 | B2C_ALG_PS384)) ? EVP_sha384()
+    const EVP_MD *md = (alg & (B2C_ALG_RS384 | B2C_ALG_PS384))   ? EVP_sha384()
                        : (alg & (B2C_ALG_RS512 | B2C_ALG_PS512)) ? EVP_sha512()
-                                                                  : EVP_sha256();
+                                                                 : EVP_sha256();
     EVP_PKEY *key = es ? ec_key : rsa_key;
     EVP_MD_CTX *mctx = EVP_MD_CTX_new();
     EVP_PKEY_CTX *pctx = NULL;
@@ -227,14 +235,17 @@ static unsigned char *sign_raw(apr_pool_t *p, unsigned alg, const char *input,
         md = EVP_sha256();
     ok = mctx != NULL && EVP_DigestSignInit(mctx, &pctx, md, NULL, key) == 1;
     if (ok && ps)
-        ok = EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) > 0 &&
-             EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, md) > 0 &&
-             EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) > 0;
+        ok = EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) > 0
+             && EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, md) > 0
+             && EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST)
+                    > 0;
     if (ok)
-        ok = EVP_DigestSign(mctx, NULL, &n, (const unsigned char *)input, len) == 1;
+        ok = EVP_DigestSign(mctx, NULL, &n, (const unsigned char *)input, len)
+             == 1;
     if (ok) {
         der = apr_palloc(p, n);
-        ok = EVP_DigestSign(mctx, der, &n, (const unsigned char *)input, len) == 1;
+        ok = EVP_DigestSign(mctx, der, &n, (const unsigned char *)input, len)
+             == 1;
         sig = der;
     }
     EVP_MD_CTX_free(mctx);
@@ -246,7 +257,8 @@ static unsigned char *sign_raw(apr_pool_t *p, unsigned alg, const char *input,
             return NULL;
         ECDSA_SIG_get0(ecs, &r, &s);
         sig = apr_palloc(p, 64);
-        ok = BN_bn2binpad(r, sig, 32) == 32 && BN_bn2binpad(s, sig + 32, 32) == 32;
+        ok = BN_bn2binpad(r, sig, 32) == 32
+             && BN_bn2binpad(s, sig + 32, 32) == 32;
         ECDSA_SIG_free(ecs);
         n = 64;
     }
@@ -263,7 +275,8 @@ char *fz_sign(apr_pool_t *p, const char *header, size_t hlen,
 {
     json_error_t jerr;
     json_t *h = json_loadb(header, hlen, 0, &jerr);
-    unsigned alg = b2c_alg_from_name(json_string_value(json_object_get(h, "alg")));
+    unsigned alg =
+        b2c_alg_from_name(json_string_value(json_object_get(h, "alg")));
     char *input;
     unsigned char *sig;
     size_t sig_len;
@@ -273,8 +286,9 @@ char *fz_sign(apr_pool_t *p, const char *header, size_t hlen,
         alg = B2C_ALG_ES256;
     if (alg == 0)
         alg = B2C_ALG_RS256;
-    input = apr_pstrcat(p, b2c_b64url_encode(p, (const unsigned char *)header, hlen), ".",
-                        b2c_b64url_encode(p, (const unsigned char *)claims, clen), NULL);
+    input = apr_pstrcat(
+        p, b2c_b64url_encode(p, (const unsigned char *)header, hlen), ".",
+        b2c_b64url_encode(p, (const unsigned char *)claims, clen), NULL);
     sig = sign_raw(p, alg, input, strlen(input), &sig_len);
     if (sig == NULL)
         return NULL;

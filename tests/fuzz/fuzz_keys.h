@@ -11,25 +11,25 @@
 #include "b2c_validate.h"
 
 /* The fixed clock: 2023-11-14T22:13:20Z (as the unit tests). */
-#define FZ_NOW 1700000000LL
+#define FZ_NOW  1700000000LL
 #define FZ_SKEW 300LL
 
 /* Accepted issuers: Entra's multi-tenant templates (v2.0 and v1.0 tokens)
  * and a B2C tenant. */
-#define FZ_ISS_TEMPLATE "https://login.microsoftonline.com/{tenantid}/v2.0"
+#define FZ_ISS_TEMPLATE    "https://login.microsoftonline.com/{tenantid}/v2.0"
 #define FZ_ISS_V1_TEMPLATE "https://sts.windows.net/{tenantid}/"
-#define FZ_ISS_B2C \
+#define FZ_ISS_B2C                                                             \
     "https://contoso.b2clogin.com/11111111-2222-3333-4444-555555555555/v2.0/"
 #define FZ_TID "72f988bf-86f1-41af-91ab-2d7cd011db47"
 /* Accepted audiences: an App ID URI and a client id. */
-#define FZ_AUD "api://mod-b2c-fuzz"
+#define FZ_AUD    "api://mod-b2c-fuzz"
 #define FZ_AUD_ID "6e74172b-be56-4843-9ff4-e66a39bb12e3"
 
 /* Key ids in the set: the RSA key twice (no alg but a per-key issuer, as
  * Microsoft's multi-tenant sets; alg PS256), the EC key with alg ES256. */
-#define FZ_KID_RSA "fz-rsa"
+#define FZ_KID_RSA    "fz-rsa"
 #define FZ_KID_RSA_PS "fz-rsa-ps"
-#define FZ_KID_EC "fz-ec"
+#define FZ_KID_EC     "fz-ec"
 
 /* Build the private keys and the parsed public set; once per process.
  * Everything lives in a pool that is never destroyed (still reachable, so

@@ -27,7 +27,8 @@ void fz_target_init(void)
     b2c_seal_key_t *cur, *old, *third;
 
     apr_pool_create(&gp, NULL);
-    if (b2c_seal_key_from_bytes(gp, FZ_SEAL_SECRET, strlen(FZ_SEAL_SECRET), &cur)
+    if (b2c_seal_key_from_bytes(gp, FZ_SEAL_SECRET, strlen(FZ_SEAL_SECRET),
+                                &cur)
         || b2c_seal_key_from_bytes(gp, FZ_SEAL_OLD, strlen(FZ_SEAL_OLD), &old)
         || b2c_seal_key_generate(gp, &third))
         fz_fail(__FILE__, __LINE__, "key setup");
@@ -44,21 +45,24 @@ static void seal_mode(apr_pool_t *p, const uint8_t *d, size_t n)
     char *plain;
     b2c_seal_status_t st;
 
-    FZ_CHECK(b2c_seal(ring, p, FZ_SEAL_CONTEXT, d, n, &blob, &len) == APR_SUCCESS);
+    FZ_CHECK(b2c_seal(ring, p, FZ_SEAL_CONTEXT, d, n, &blob, &len)
+             == APR_SUCCESS);
     FZ_CHECK(len == n + B2C_SEAL_OVERHEAD);
-    FZ_CHECK(b2c_seal_open(ring, p, FZ_SEAL_CONTEXT, blob, len, &plain, &plen) ==
-             B2C_SEAL_OK);
-    FZ_CHECK(plen == n && (n == 0 || memcmp(plain, d, n) == 0) && plain[n] == '\0');
-    FZ_CHECK(b2c_seal_open(ring, p, "", blob, len, &plain, &plen) == B2C_SEAL_FORGED);
-    FZ_CHECK(b2c_seal_open(other, p, FZ_SEAL_CONTEXT, blob, len, &plain, &plen) ==
-             B2C_SEAL_UNKNOWN_KEY);
+    FZ_CHECK(b2c_seal_open(ring, p, FZ_SEAL_CONTEXT, blob, len, &plain, &plen)
+             == B2C_SEAL_OK);
+    FZ_CHECK(plen == n && (n == 0 || memcmp(plain, d, n) == 0)
+             && plain[n] == '\0');
+    FZ_CHECK(b2c_seal_open(ring, p, "", blob, len, &plain, &plen)
+             == B2C_SEAL_FORGED);
+    FZ_CHECK(b2c_seal_open(other, p, FZ_SEAL_CONTEXT, blob, len, &plain, &plen)
+             == B2C_SEAL_UNKNOWN_KEY);
     pos = n ? (d[0] * 257u + d[n - 1]) % (len * 8) : 0;
     blob[pos / 8] ^= (unsigned char)(1u << (pos % 8));
     st = b2c_seal_open(ring, p, FZ_SEAL_CONTEXT, blob, len, &plain, &plen);
     FZ_CHECK(st != B2C_SEAL_OK && st != B2C_SEAL_ERROR);
     blob[pos / 8] ^= (unsigned char)(1u << (pos % 8));
-    st = b2c_seal_open(ring, p, FZ_SEAL_CONTEXT, blob, len - 1 - pos % len, &plain,
-                       &plen);
+    st = b2c_seal_open(ring, p, FZ_SEAL_CONTEXT, blob, len - 1 - pos % len,
+                       &plain, &plen);
     FZ_CHECK(st != B2C_SEAL_OK && st != B2C_SEAL_ERROR);
 }
 
@@ -76,9 +80,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         b2c_keys_entry_t e;
         char *again;
         size_t alen;
-        if (b2c_keys_entry_unpack(p, (const char *)data + 1, size - 1, FZ_NOW, NULL,
-                                  &e, &why) == APR_SUCCESS) {
-            FZ_CHECK(e.fetched > 0 && e.fetched <= FZ_NOW + B2C_STATE_CLOCK_SLACK);
+        if (b2c_keys_entry_unpack(p, (const char *)data + 1, size - 1, FZ_NOW,
+                                  NULL, &e, &why)
+            == APR_SUCCESS) {
+            FZ_CHECK(e.fetched > 0
+                     && e.fetched <= FZ_NOW + B2C_STATE_CLOCK_SLACK);
             FZ_CHECK(*e.url && *e.issuer && *e.jwks);
             FZ_CHECK(!fz_has_ctl(e.url, strlen(e.url)) && !strchr(e.url, ' '));
             FZ_CHECK(!fz_has_ctl(e.issuer, strlen(e.issuer)));
@@ -86,16 +92,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
              * had leading zeros (data + 1 starts "b2c1 keys\n") */
             FZ_CHECK(b2c_keys_entry_pack(p, &e, &again, &alen) == APR_SUCCESS);
             if (data[11] != '0')
-                FZ_CHECK(alen == size - 1 && memcmp(again, data + 1, alen) == 0);
+                FZ_CHECK(alen == size - 1
+                         && memcmp(again, data + 1, alen) == 0);
         }
         else
             FZ_CHECK(why != NULL);
     }
     else if (size > 0 && data[0] == 'T') {
         b2c_ctoken_entry_t e;
-        if (b2c_ctoken_entry_unpack(p, (const char *)data + 1, size - 1, FZ_NOW, &e,
-                                    &why) == APR_SUCCESS) {
-            FZ_CHECK(e.obtained > 0 && e.obtained <= FZ_NOW + B2C_STATE_CLOCK_SLACK);
+        if (b2c_ctoken_entry_unpack(p, (const char *)data + 1, size - 1, FZ_NOW,
+                                    &e, &why)
+            == APR_SUCCESS) {
+            FZ_CHECK(e.obtained > 0
+                     && e.obtained <= FZ_NOW + B2C_STATE_CLOCK_SLACK);
             FZ_CHECK(e.lifetime >= 1 && e.lifetime <= B2C_STATE_MAX_LIFETIME);
             FZ_CHECK(e.obtained + e.lifetime > FZ_NOW);
             FZ_CHECK(*e.token && !fz_has_ctl(e.token, strlen(e.token))
@@ -105,10 +114,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             FZ_CHECK(why != NULL);
     }
     else {
-        b2c_seal_status_t st = b2c_seal_open(ring, p, FZ_SEAL_CONTEXT, data, size,
-                                             &plain, &plen);
+        b2c_seal_status_t st =
+            b2c_seal_open(ring, p, FZ_SEAL_CONTEXT, data, size, &plain, &plen);
         if (st == B2C_SEAL_OK)
-            FZ_CHECK(size >= B2C_SEAL_OVERHEAD && plen == size - B2C_SEAL_OVERHEAD
+            FZ_CHECK(size >= B2C_SEAL_OVERHEAD
+                     && plen == size - B2C_SEAL_OVERHEAD
                      && plain[plen] == '\0');
         else
             FZ_CHECK(plain == NULL && plen == 0 && st != B2C_SEAL_ERROR);

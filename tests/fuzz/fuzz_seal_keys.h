@@ -6,7 +6,8 @@
 #define B2C_FUZZ_SEAL_KEYS_H
 
 #define FZ_SEAL_SECRET "mod_b2c fuzz seal key, published: trust nothing"
-#define FZ_SEAL_OLD "mod_b2c fuzz old seal key, published: trust none"
-#define FZ_SEAL_CONTEXT "keys\nhttps://login.example/v2.0/.well-known/openid-configuration"
+#define FZ_SEAL_OLD    "mod_b2c fuzz old seal key, published: trust none"
+#define FZ_SEAL_CONTEXT                                                        \
+    "keys\nhttps://login.example/v2.0/.well-known/openid-configuration"
 
 #endif

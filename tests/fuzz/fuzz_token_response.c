@@ -29,7 +29,9 @@ static char *line(apr_pool_t *p, const uint8_t **at, const uint8_t *end)
 
 static int safe_text(const char *s)
 {
-    return s == NULL || (!fz_has_ctl(s, strlen(s)) && !strchr(s, '"') && !strchr(s, '\\'));
+    return s == NULL
+           || (!fz_has_ctl(s, strlen(s)) && !strchr(s, '"')
+               && !strchr(s, '\\'));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -49,31 +51,38 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (ra && *ra == '\0')
         ra = NULL;
 
-    b2c_token_response_parse(p, status, (const char *)at, (size_t)(end - at), ra, &res);
+    b2c_token_response_parse(p, status, (const char *)at, (size_t)(end - at),
+                             ra, &res);
 
-    FZ_CHECK(res.retry_after == -1 || (res.retry_after >= 0 && res.retry_after <= 86400));
+    FZ_CHECK(res.retry_after == -1
+             || (res.retry_after >= 0 && res.retry_after <= 86400));
     FZ_CHECK(ra != NULL || res.retry_after == -1);
     if (res.outcome == B2C_FETCH_OK) {
         FZ_CHECK(status >= 200 && status < 300);
         FZ_CHECK(res.access_token != NULL && *res.access_token);
-        FZ_CHECK(strspn(res.access_token,
-                        "!\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                        "[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~") == strlen(res.access_token));
+        FZ_CHECK(
+            strspn(res.access_token,
+                   "!\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                   "[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~")
+            == strlen(res.access_token));
         FZ_CHECK(res.expires_in >= 1 && res.expires_in <= 31536000);
         FZ_CHECK(res.error == NULL);
     }
     else {
-        FZ_CHECK(res.outcome == B2C_FETCH_RETRYABLE || res.outcome == B2C_FETCH_REFUSED);
+        FZ_CHECK(res.outcome == B2C_FETCH_RETRYABLE
+                 || res.outcome == B2C_FETCH_REFUSED);
         FZ_CHECK(res.access_token == NULL && res.error != NULL && *res.error);
         FZ_CHECK(safe_text(res.error) && strlen(res.error) <= 300);
         FZ_CHECK(safe_text(res.error_description));
-        FZ_CHECK(res.error_description == NULL || strlen(res.error_description) <= 300);
+        FZ_CHECK(res.error_description == NULL
+                 || strlen(res.error_description) <= 300);
         if (res.outcome == B2C_FETCH_REFUSED)
-            FZ_CHECK(status >= 300 && status < 500 && status != 408 && status != 429);
+            FZ_CHECK(status >= 300 && status < 500 && status != 408
+                     && status != 429);
         if (res.error_code) {
             size_t d = strspn(res.error_code + 6, "0123456789");
-            FZ_CHECK(strncmp(res.error_code, "AADSTS", 6) == 0 && d >= 1 && d <= 10 &&
-                     res.error_code[6 + d] == '\0');
+            FZ_CHECK(strncmp(res.error_code, "AADSTS", 6) == 0 && d >= 1
+                     && d <= 10 && res.error_code[6 + d] == '\0');
         }
     }
     apr_pool_destroy(p);

@@ -28,19 +28,22 @@ static void check_one(apr_pool_t *p, const char *url)
     FZ_CHECK(err == NULL);
     for (c = url; *c; c++)
         FZ_CHECK((unsigned char)*c > 0x20 && *c != 0x7f && *c != '\\');
-    FZ_CHECK(strncasecmp(url, u.https ? "https://" : "http://",
-                         u.https ? 8 : 7) == 0);
+    FZ_CHECK(strncasecmp(url, u.https ? "https://" : "http://", u.https ? 8 : 7)
+             == 0);
     FZ_CHECK(u.host && *u.host);
     for (c = u.host; *c; c++)
         FZ_CHECK(!(*c >= 'A' && *c <= 'Z'));
     FZ_CHECK(u.port >= 1);
     FZ_CHECK(b2c_url_is_http(p, url) && b2c_url_is_https(p, url) == u.https);
-    FZ_CHECK((b2c_url_parse(p, url, B2C_URL_NO_USERINFO, NULL, &err)
-              == APR_SUCCESS) == (u.user == NULL));
-    FZ_CHECK((b2c_url_parse(p, url, B2C_URL_NO_QUERY, NULL, &err)
-              == APR_SUCCESS) == (u.query == NULL));
-    FZ_CHECK((b2c_url_parse(p, url, B2C_URL_NO_FRAGMENT, NULL, &err)
-              == APR_SUCCESS) == (u.fragment == NULL));
+    FZ_CHECK(
+        (b2c_url_parse(p, url, B2C_URL_NO_USERINFO, NULL, &err) == APR_SUCCESS)
+        == (u.user == NULL));
+    FZ_CHECK(
+        (b2c_url_parse(p, url, B2C_URL_NO_QUERY, NULL, &err) == APR_SUCCESS)
+        == (u.query == NULL));
+    FZ_CHECK(
+        (b2c_url_parse(p, url, B2C_URL_NO_FRAGMENT, NULL, &err) == APR_SUCCESS)
+        == (u.fragment == NULL));
     FZ_CHECK(b2c_url_same_origin(p, url, url) == (u.user == NULL));
 }
 

@@ -27,7 +27,8 @@ static void use_claims(apr_pool_t *p, const json_t *claims)
     const char *name, *text;
     json_t *v;
 
-    json_object_foreach((json_t *)claims, name, v) {
+    json_object_foreach((json_t *)claims, name, v)
+    {
         text = b2c_claim_text(p, claims, name);
         FZ_CHECK(text == NULL || !fz_has_ctl(text, strlen(text)));
         b2c_claim_env_name(p, name);
@@ -62,9 +63,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FZ_CHECK(b2c_token_status_name(st) != NULL);
     FZ_CHECK((res.jwt == NULL) == (st == B2C_VERDICT_MALFORMED));
     if (res.kid)
-        FZ_CHECK(strlen(res.kid) <= 64 &&
-                 strspn(res.kid, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                                 "0123456789._-") == strlen(res.kid));
+        FZ_CHECK(
+            strlen(res.kid) <= 64
+            && strspn(res.kid,
+                      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                      "0123456789._-")
+                   == strlen(res.kid));
     if (st == B2C_VERDICT_VALID) {
         /* only the fixed keys sign, and only accepted claims pass */
         FZ_CHECK(res.jwt->alg != 0 && res.jwt->kid != NULL);

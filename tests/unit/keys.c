@@ -107,15 +107,23 @@ json_t *tk_jwk(EVP_PKEY *key, const char *kid, const char *alg, const char *use,
         int bits = EVP_PKEY_get_bits(key);
         int coord = (bits + 7) / 8;
         json_object_set_new(jwk, "kty", json_string("EC"));
-        json_object_set_new(jwk, "crv", json_string(bits == 256 ? "P-256"
-                                                    : bits == 384 ? "P-384" : "P-521"));
-        json_object_set_new(jwk, "x", bn_b64(key, OSSL_PKEY_PARAM_EC_PUB_X, coord));
-        json_object_set_new(jwk, "y", bn_b64(key, OSSL_PKEY_PARAM_EC_PUB_Y, coord));
+        json_object_set_new(jwk, "crv",
+                            json_string(bits == 256   ? "P-256"
+                                        : bits == 384 ? "P-384"
+                                                      : "P-521"));
+        json_object_set_new(jwk, "x",
+                            bn_b64(key, OSSL_PKEY_PARAM_EC_PUB_X, coord));
+        json_object_set_new(jwk, "y",
+                            bn_b64(key, OSSL_PKEY_PARAM_EC_PUB_Y, coord));
     }
-    if (kid) json_object_set_new(jwk, "kid", json_string(kid));
-    if (alg) json_object_set_new(jwk, "alg", json_string(alg));
-    if (use) json_object_set_new(jwk, "use", json_string(use));
-    if (issuer) json_object_set_new(jwk, "issuer", json_string(issuer));
+    if (kid)
+        json_object_set_new(jwk, "kid", json_string(kid));
+    if (alg)
+        json_object_set_new(jwk, "alg", json_string(alg));
+    if (use)
+        json_object_set_new(jwk, "use", json_string(use));
+    if (issuer)
+        json_object_set_new(jwk, "issuer", json_string(issuer));
     return jwk;
 }
 
@@ -159,7 +167,8 @@ b2c_jwks_t *tk_jwks(apr_pool_t *p, json_t *first, ...)
     va_start(ap, first);
     doc = jwks_doc_va(p, first, ap);
     va_end(ap);
-    ck_assert_msg(b2c_jwks_parse(p, doc, strlen(doc), &set, &err) == APR_SUCCESS,
+    ck_assert_msg(b2c_jwks_parse(p, doc, strlen(doc), &set, &err)
+                      == APR_SUCCESS,
                   "JWKS parse failed: %s", err);
     return set;
 }
@@ -167,18 +176,20 @@ b2c_jwks_t *tk_jwks(apr_pool_t *p, json_t *first, ...)
 char *tk_compact(apr_pool_t *p, const char *header, const char *claims,
                  const unsigned char *sig, size_t sig_len)
 {
-    return apr_pstrcat(p,
-                       b2c_b64url_encode(p, (const unsigned char *)header, strlen(header)),
-                       ".",
-                       b2c_b64url_encode(p, (const unsigned char *)claims, strlen(claims)),
-                       ".", b2c_b64url_encode(p, sig, sig_len), NULL);
+    return apr_pstrcat(
+        p, b2c_b64url_encode(p, (const unsigned char *)header, strlen(header)),
+        ".",
+        b2c_b64url_encode(p, (const unsigned char *)claims, strlen(claims)),
+        ".", b2c_b64url_encode(p, sig, sig_len), NULL);
 }
 
 static const EVP_MD *md_for(const char *alg)
 {
     const char *bits = alg + 2;
-    if (strcmp(bits, "256") == 0) return EVP_sha256();
-    if (strcmp(bits, "384") == 0) return EVP_sha384();
+    if (strcmp(bits, "256") == 0)
+        return EVP_sha256();
+    if (strcmp(bits, "384") == 0)
+        return EVP_sha384();
     return EVP_sha512();
 }
 
@@ -186,8 +197,10 @@ char *tk_sign(apr_pool_t *p, EVP_PKEY *key, const char *alg, const char *header,
               const char *claims)
 {
     char *input = apr_pstrcat(
-        p, b2c_b64url_encode(p, (const unsigned char *)header, strlen(header)), ".",
-        b2c_b64url_encode(p, (const unsigned char *)claims, strlen(claims)), NULL);
+        p, b2c_b64url_encode(p, (const unsigned char *)header, strlen(header)),
+        ".",
+        b2c_b64url_encode(p, (const unsigned char *)claims, strlen(claims)),
+        NULL);
     EVP_MD_CTX *mctx = EVP_MD_CTX_new();
     EVP_PKEY_CTX *pctx = NULL;
     unsigned char *sig;
@@ -199,10 +212,14 @@ char *tk_sign(apr_pool_t *p, EVP_PKEY *key, const char *alg, const char *header,
         EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING);
         EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST);
     }
-    if (EVP_DigestSign(mctx, NULL, &sig_len, (unsigned char *)input, strlen(input)) != 1)
+    if (EVP_DigestSign(mctx, NULL, &sig_len, (unsigned char *)input,
+                       strlen(input))
+        != 1)
         abort();
     sig = apr_palloc(p, sig_len);
-    if (EVP_DigestSign(mctx, sig, &sig_len, (unsigned char *)input, strlen(input)) != 1)
+    if (EVP_DigestSign(mctx, sig, &sig_len, (unsigned char *)input,
+                       strlen(input))
+        != 1)
         abort();
     EVP_MD_CTX_free(mctx);
 
@@ -226,13 +243,16 @@ char *tk_sign_hs256(apr_pool_t *p, const unsigned char *secret, size_t len,
                     const char *header, const char *claims)
 {
     char *input = apr_pstrcat(
-        p, b2c_b64url_encode(p, (const unsigned char *)header, strlen(header)), ".",
-        b2c_b64url_encode(p, (const unsigned char *)claims, strlen(claims)), NULL);
+        p, b2c_b64url_encode(p, (const unsigned char *)header, strlen(header)),
+        ".",
+        b2c_b64url_encode(p, (const unsigned char *)claims, strlen(claims)),
+        NULL);
     unsigned char mac[EVP_MAX_MD_SIZE];
     unsigned int mac_len = 0;
 
-    if (HMAC(EVP_sha256(), secret, (int)len, (unsigned char *)input, strlen(input),
-             mac, &mac_len) == NULL)
+    if (HMAC(EVP_sha256(), secret, (int)len, (unsigned char *)input,
+             strlen(input), mac, &mac_len)
+        == NULL)
         abort();
     return apr_pstrcat(p, input, ".", b2c_b64url_encode(p, mac, mac_len), NULL);
 }

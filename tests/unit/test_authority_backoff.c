@@ -24,8 +24,8 @@ START_TEST(retry_after_forms)
     ck_assert_int_eq(b2c_retry_after_seconds(" 120\t", UT_NOW), 120);
     ck_assert_int_eq(b2c_retry_after_seconds("86400", UT_NOW), 86400);
     ck_assert_int_eq(b2c_retry_after_seconds("86401", UT_NOW), 86400);
-    ck_assert_int_eq(b2c_retry_after_seconds("99999999999999999999999999", UT_NOW),
-                     86400);
+    ck_assert_int_eq(
+        b2c_retry_after_seconds("99999999999999999999999999", UT_NOW), 86400);
     ck_assert_int_eq(b2c_retry_after_seconds("-1", UT_NOW), -1);
     ck_assert_int_eq(b2c_retry_after_seconds("+1", UT_NOW), -1);
     ck_assert_int_eq(b2c_retry_after_seconds("1.5", UT_NOW), -1);
@@ -33,20 +33,30 @@ START_TEST(retry_after_forms)
     ck_assert_int_eq(b2c_retry_after_seconds("1 2", UT_NOW), -1);
 
     /* UT_NOW is Tue, 14 Nov 2023 22:13:20 GMT */
-    ck_assert_int_eq(b2c_retry_after_seconds("Tue, 14 Nov 2023 22:14:20 GMT", UT_NOW), 60);
-    ck_assert_int_eq(b2c_retry_after_seconds("Tue, 14 Nov 2023 22:13:20 GMT", UT_NOW), 0);
-    ck_assert_int_eq(b2c_retry_after_seconds("Tue, 14 Nov 2023 22:12:20 GMT", UT_NOW), 0);
-    ck_assert_int_eq(b2c_retry_after_seconds("Sun, 06 Nov 1994 08:49:37 GMT", UT_NOW), 0);
-    ck_assert_int_eq(b2c_retry_after_seconds("Fri, 01 Jan 2100 00:00:00 GMT", UT_NOW),
-                     86400);
-    ck_assert_int_eq(b2c_retry_after_seconds("Tuesday, 14-Nov-23 22:14:20 GMT", UT_NOW),
-                     60);
-    ck_assert_int_eq(b2c_retry_after_seconds("Tue Nov 14 22:14:20 2023", UT_NOW), 60);
-    ck_assert_int_eq(b2c_retry_after_seconds("Tue, 99 Foo 2023 22:14:20 GMT", UT_NOW), -1);
+    ck_assert_int_eq(
+        b2c_retry_after_seconds("Tue, 14 Nov 2023 22:14:20 GMT", UT_NOW), 60);
+    ck_assert_int_eq(
+        b2c_retry_after_seconds("Tue, 14 Nov 2023 22:13:20 GMT", UT_NOW), 0);
+    ck_assert_int_eq(
+        b2c_retry_after_seconds("Tue, 14 Nov 2023 22:12:20 GMT", UT_NOW), 0);
+    ck_assert_int_eq(
+        b2c_retry_after_seconds("Sun, 06 Nov 1994 08:49:37 GMT", UT_NOW), 0);
+    ck_assert_int_eq(
+        b2c_retry_after_seconds("Fri, 01 Jan 2100 00:00:00 GMT", UT_NOW),
+        86400);
+    ck_assert_int_eq(
+        b2c_retry_after_seconds("Tuesday, 14-Nov-23 22:14:20 GMT", UT_NOW), 60);
+    ck_assert_int_eq(
+        b2c_retry_after_seconds("Tue Nov 14 22:14:20 2023", UT_NOW), 60);
+    ck_assert_int_eq(
+        b2c_retry_after_seconds("Tue, 99 Foo 2023 22:14:20 GMT", UT_NOW), -1);
     ck_assert_int_eq(b2c_retry_after_seconds("soon", UT_NOW), -1);
-    ck_assert_int_eq(b2c_retry_after_seconds(
-                         "Tue, 14 Nov 2023 22:14:20 GMT                                   "
-                         "                                         x", UT_NOW), -1);
+    ck_assert_int_eq(
+        b2c_retry_after_seconds(
+            "Tue, 14 Nov 2023 22:14:20 GMT                                   "
+            "                                         x",
+            UT_NOW),
+        -1);
 }
 END_TEST
 
@@ -79,13 +89,15 @@ START_TEST(backoff)
         prev_lo = lo;
         prev_hi = hi;
         /* huge cap: no overflow, at most a day */
-        ck_assert_int_le(b2c_backoff_seconds(f, 1000, LLONG_MAX, -1, 0.9999), 86400);
+        ck_assert_int_le(b2c_backoff_seconds(f, 1000, LLONG_MAX, -1, 0.9999),
+                         86400);
         ck_assert_int_ge(b2c_backoff_seconds(f, 1000, LLONG_MAX, -1, 0.0), 500);
     }
     ck_assert_int_eq(prev_lo, 150);
     ck_assert_int_eq(prev_hi, 300);
     ck_assert_int_eq(b2c_backoff_seconds(INT_MAX, 5, 300, -1, 0.0), 150);
-    ck_assert_int_eq(b2c_backoff_seconds(INT_MAX, 1, LLONG_MAX, -1, 0.9999999), 86400);
+    ck_assert_int_eq(b2c_backoff_seconds(INT_MAX, 1, LLONG_MAX, -1, 0.9999999),
+                     86400);
 
     /* Retry-After wins, even beyond cap, but never beyond a day */
     ck_assert_int_eq(b2c_backoff_seconds(1, 5, 300, 1000, 0.0), 1000);
@@ -98,7 +110,8 @@ START_TEST(backoff)
     ck_assert_int_eq(b2c_backoff_seconds(-3, 5, 300, 7, 0.5), 7);
     ck_assert_int_eq(b2c_backoff_seconds(3, 0, 300, -1, 0.5), 0);
     ck_assert_int_eq(b2c_backoff_seconds(3, -5, 300, -1, 0.5), 0);
-    ck_assert_int_eq(b2c_backoff_seconds(1, 500, 300, -1, 0.0), 150); /* base > cap */
+    ck_assert_int_eq(b2c_backoff_seconds(1, 500, 300, -1, 0.0),
+                     150); /* base > cap */
     ck_assert_int_eq(b2c_backoff_seconds(1, 10, 300, -1, NAN), 5);
     ck_assert_int_eq(b2c_backoff_seconds(1, 10, 300, -1, -1.0), 5);
     ck_assert_int_eq(b2c_backoff_seconds(1, 10, 300, -1, 1.0), 10);
@@ -135,7 +148,8 @@ START_TEST(token_lifetimes)
     ck_assert_int_eq(b2c_token_usable_until(t, -1), t);
 
     for (life = 1; life <= 100000; life++) {
-        long long r = b2c_token_refresh_at(t, life), u = b2c_token_usable_until(t, life);
+        long long r = b2c_token_refresh_at(t, life),
+                  u = b2c_token_usable_until(t, life);
         ck_assert_int_le(t, r);
         ck_assert_int_le(r, u);
         ck_assert_int_le(u, t + life);
@@ -149,7 +163,8 @@ START_TEST(token_lifetimes)
     /* no overflow at the edges */
     ck_assert_int_eq(b2c_token_refresh_at(LLONG_MAX - 10, 3600), LLONG_MAX);
     ck_assert_int_eq(b2c_token_usable_until(LLONG_MAX - 10, 3600), LLONG_MAX);
-    ck_assert_int_eq(b2c_token_refresh_at(0, LLONG_MAX), LLONG_MAX - LLONG_MAX / 5);
+    ck_assert_int_eq(b2c_token_refresh_at(0, LLONG_MAX),
+                     LLONG_MAX - LLONG_MAX / 5);
     ck_assert_int_eq(b2c_token_usable_until(0, LLONG_MAX), LLONG_MAX - 5);
 }
 END_TEST
@@ -171,60 +186,98 @@ static void expect_endpoint(const char *authority, const char *endpoint)
 START_TEST(authorities)
 {
     static const char *const junk[] = {
-        "", "login.microsoftonline.com/t", "ftp://host/t", "https://", "https:///t",
-        "https://host", "https://host/", "https://host//", "https://user@host/t",
-        "https://user:pw@host/t", "https://host/t@x", "https://host/t?x=1",
-        "https://host/t#frag", "https://host/t/?x", "https://host?x",
-        "https://host/t/oauth2/v2.0/token", "https://host/t/oauth2/token",
-        "https://host/t/oauth2", "https://host/t/oauth2/", "https://host/oauth2/v2.0",
-        "https://host/v2.0", "https://host/t/v2.0/x", "https://host/oauth2/t",
-        "https://host//t", "https://host/t//v2.0", "https://host/t/../x",
-        "https://host/./t", "https://host/t x", "https://host/t\r\n",
-        "https://host/t/.well-known/other", "https://host/t/.well-known",
-        "https://host/t%2Fx", "https://ho st/t", "https://host\\t",
+        "",
+        "login.microsoftonline.com/t",
+        "ftp://host/t",
+        "https://",
+        "https:///t",
+        "https://host",
+        "https://host/",
+        "https://host//",
+        "https://user@host/t",
+        "https://user:pw@host/t",
+        "https://host/t@x",
+        "https://host/t?x=1",
+        "https://host/t#frag",
+        "https://host/t/?x",
+        "https://host?x",
+        "https://host/t/oauth2/v2.0/token",
+        "https://host/t/oauth2/token",
+        "https://host/t/oauth2",
+        "https://host/t/oauth2/",
+        "https://host/oauth2/v2.0",
+        "https://host/v2.0",
+        "https://host/t/v2.0/x",
+        "https://host/oauth2/t",
+        "https://host//t",
+        "https://host/t//v2.0",
+        "https://host/t/../x",
+        "https://host/./t",
+        "https://host/t x",
+        "https://host/t\r\n",
+        "https://host/t/.well-known/other",
+        "https://host/t/.well-known",
+        "https://host/t%2Fx",
+        "https://ho st/t",
+        "https://host\\t",
     };
     const char *err;
     size_t i;
 
-    expect_endpoint("https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0",
-                    "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token");
-    expect_endpoint("https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47",
-                    "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47"
-                    "/oauth2/v2.0/token");
-    expect_endpoint("https://login.microsoftonline.com/TENANT/v2.0",
-                    "https://login.microsoftonline.com/TENANT/oauth2/v2.0/token");
-    expect_endpoint("https://login.microsoftonline.com/TENANT/",
-                    "https://login.microsoftonline.com/TENANT/oauth2/v2.0/token");
-    expect_endpoint("https://login.microsoftonline.com/TENANT/v2.0/",
-                    "https://login.microsoftonline.com/TENANT/oauth2/v2.0/token");
-    expect_endpoint("https://login.microsoftonline.com/TENANT/oauth2/v2.0//",
-                    "https://login.microsoftonline.com/TENANT/oauth2/v2.0/token");
+    expect_endpoint(
+        "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0",
+        "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/"
+        "token");
+    expect_endpoint(
+        "https://login.microsoftonline.com/"
+        "72f988bf-86f1-41af-91ab-2d7cd011db47",
+        "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47"
+        "/oauth2/v2.0/token");
+    expect_endpoint(
+        "https://login.microsoftonline.com/TENANT/v2.0",
+        "https://login.microsoftonline.com/TENANT/oauth2/v2.0/token");
+    expect_endpoint(
+        "https://login.microsoftonline.com/TENANT/",
+        "https://login.microsoftonline.com/TENANT/oauth2/v2.0/token");
+    expect_endpoint(
+        "https://login.microsoftonline.com/TENANT/v2.0/",
+        "https://login.microsoftonline.com/TENANT/oauth2/v2.0/token");
+    expect_endpoint(
+        "https://login.microsoftonline.com/TENANT/oauth2/v2.0//",
+        "https://login.microsoftonline.com/TENANT/oauth2/v2.0/token");
     expect_endpoint("http://127.0.0.1:8080/tenant",
                     "http://127.0.0.1:8080/tenant/oauth2/v2.0/token");
     expect_endpoint("https://[::1]:8443/tenant/v2.0",
                     "https://[::1]:8443/tenant/oauth2/v2.0/token");
     /* Azure AD B2C: tenant and policy */
-    expect_endpoint("https://contoso.b2clogin.com/contoso.onmicrosoft.com/B2C_1_cc",
-                    "https://contoso.b2clogin.com/contoso.onmicrosoft.com/B2C_1_cc"
-                    "/oauth2/v2.0/token");
-    expect_endpoint("https://contoso.b2clogin.com/contoso.onmicrosoft.com/B2C_1_cc/v2.0/",
-                    "https://contoso.b2clogin.com/contoso.onmicrosoft.com/B2C_1_cc"
-                    "/oauth2/v2.0/token");
+    expect_endpoint(
+        "https://contoso.b2clogin.com/contoso.onmicrosoft.com/B2C_1_cc",
+        "https://contoso.b2clogin.com/contoso.onmicrosoft.com/B2C_1_cc"
+        "/oauth2/v2.0/token");
+    expect_endpoint(
+        "https://contoso.b2clogin.com/contoso.onmicrosoft.com/B2C_1_cc/v2.0/",
+        "https://contoso.b2clogin.com/contoso.onmicrosoft.com/B2C_1_cc"
+        "/oauth2/v2.0/token");
 
     /* discovery documents: the caller fetches them */
     err = "unset";
     ck_assert_ptr_null(b2c_authority_token_endpoint(
-        ut_pool, "https://login.microsoftonline.com/TENANT/v2.0/.well-known/"
-                 "openid-configuration", &err));
+        ut_pool,
+        "https://login.microsoftonline.com/TENANT/v2.0/.well-known/"
+        "openid-configuration",
+        &err));
     ck_assert_ptr_null(err);
     err = "unset";
     ck_assert_ptr_null(b2c_authority_token_endpoint(
-        ut_pool, "https://accounts.example.com/.well-known/openid-configuration/", &err));
+        ut_pool,
+        "https://accounts.example.com/.well-known/openid-configuration/",
+        &err));
     ck_assert_ptr_null(err);
 
     for (i = 0; i < sizeof(junk) / sizeof(junk[0]); i++) {
         err = NULL;
-        ck_assert_msg(b2c_authority_token_endpoint(ut_pool, junk[i], &err) == NULL,
+        ck_assert_msg(b2c_authority_token_endpoint(ut_pool, junk[i], &err)
+                          == NULL,
                       "accepted %s", junk[i]);
         ck_assert_msg(err != NULL, "no error for %s", junk[i]);
     }

@@ -8,7 +8,8 @@
 #define JWT "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"
 
 /* Parse hdr; check the status and, for OK, that the token is `want`. */
-static void expect(const char *hdr, b2c_bearer_status_t status, const char *want)
+static void expect(const char *hdr, b2c_bearer_status_t status,
+                   const char *want)
 {
     const char *tok = (const char *)1;
     size_t len = 12345;
@@ -89,7 +90,9 @@ START_TEST(bearer_merged_or_odd_tokens)
     expect("Bearer ab=c", B2C_BEARER_MALFORMED, NULL);
     expect("Bearer \"abc\"", B2C_BEARER_MALFORMED, NULL);
     expect("Bearer abc\r\nX-Evil: 1", B2C_BEARER_MALFORMED, NULL);
-    expect("Bearer ab\x80" "c", B2C_BEARER_MALFORMED, NULL);
+    expect("Bearer ab\x80"
+           "c",
+           B2C_BEARER_MALFORMED, NULL);
     expect("Bearer abc;", B2C_BEARER_MALFORMED, NULL);
 }
 END_TEST
@@ -105,7 +108,8 @@ START_TEST(bearer_other_schemes)
     /* the scheme must be a whole word */
     expect("BearerX abc", B2C_BEARER_NONE, NULL);
     expect("Bearerabc", B2C_BEARER_NONE, NULL);
-    expect("Bearer,abc", B2C_BEARER_MALFORMED, NULL); /* a comma: joined headers */
+    expect("Bearer,abc", B2C_BEARER_MALFORMED,
+           NULL); /* a comma: joined headers */
     expect("Beare abc", B2C_BEARER_NONE, NULL);
     expect("Bear", B2C_BEARER_NONE, NULL);
     expect("B", B2C_BEARER_NONE, NULL);

@@ -14,14 +14,16 @@ static void setup(void)
     json_error_t e;
 
     ut_setup();
-    c = json_loads("{\"roles\":[\"Reader\",\"Writer\",7],"
-                   "\"scp\":\"access:test-api  User.Read openid\","
-                   "\"groups\":[\"g1\",\"g2\",\"g3\"],"
-                   "\"name\":\"Ada\\r\\nSet-Cookie: x=1\\tend\\u007f\","
-                   "\"n\":42,\"neg\":-3,\"r\":1.5,\"t\":true,\"f\":false,\"z\":null,"
-                   "\"mixed\":[\"a\",1,true],\"nested\":[[\"a\"],\"b\"],"
-                   "\"obj\":{\"k\":\"v\\n\"},\"empty\":[],\"comma\":[\"a,b\",\"c\"],"
-                   "\"role_str\":\"Reader\",\"upn\":\"ada@example.com\"}", 0, &e);
+    c = json_loads(
+        "{\"roles\":[\"Reader\",\"Writer\",7],"
+        "\"scp\":\"access:test-api  User.Read openid\","
+        "\"groups\":[\"g1\",\"g2\",\"g3\"],"
+        "\"name\":\"Ada\\r\\nSet-Cookie: x=1\\tend\\u007f\","
+        "\"n\":42,\"neg\":-3,\"r\":1.5,\"t\":true,\"f\":false,\"z\":null,"
+        "\"mixed\":[\"a\",1,true],\"nested\":[[\"a\"],\"b\"],"
+        "\"obj\":{\"k\":\"v\\n\"},\"empty\":[],\"comma\":[\"a,b\",\"c\"],"
+        "\"role_str\":\"Reader\",\"upn\":\"ada@example.com\"}",
+        0, &e);
     ck_assert_ptr_nonnull(c);
 }
 
@@ -54,16 +56,17 @@ START_TEST(scopes)
     ck_assert(b2c_claims_has_scope(c, "access:test-api"));
     ck_assert(b2c_claims_has_scope(c, "User.Read"));
     ck_assert(b2c_claims_has_scope(c, "openid"));
-    ck_assert(!b2c_claims_has_scope(c, "access"));      /* prefix of a word */
-    ck_assert(!b2c_claims_has_scope(c, "test-api"));    /* suffix of a word */
-    ck_assert(!b2c_claims_has_scope(c, "user.read"));   /* case */
+    ck_assert(!b2c_claims_has_scope(c, "access"));    /* prefix of a word */
+    ck_assert(!b2c_claims_has_scope(c, "test-api"));  /* suffix of a word */
+    ck_assert(!b2c_claims_has_scope(c, "user.read")); /* case */
     ck_assert(!b2c_claims_has_scope(c, "User.Read openid"));
     ck_assert(!b2c_claims_has_scope(c, ""));
     ck_assert(!b2c_claims_has_scope(c, " "));
     ck_assert(!b2c_claims_has_scope(c, NULL));
     {
         json_t *a = json_pack("{s:[s]}", "scp", "openid");
-        ck_assert(!b2c_claims_has_scope(a, "openid")); /* scp must be a string */
+        ck_assert(
+            !b2c_claims_has_scope(a, "openid")); /* scp must be a string */
         json_decref(a);
     }
 }
@@ -133,9 +136,11 @@ END_TEST
 
 START_TEST(env_names)
 {
-    ck_assert_str_eq(b2c_claim_env_name(ut_pool, "preferred_username"), "preferred_username");
-    ck_assert_str_eq(b2c_claim_env_name(ut_pool, "http://schemas.example/claims/role"),
-                     "http___schemas_example_claims_role");
+    ck_assert_str_eq(b2c_claim_env_name(ut_pool, "preferred_username"),
+                     "preferred_username");
+    ck_assert_str_eq(
+        b2c_claim_env_name(ut_pool, "http://schemas.example/claims/role"),
+        "http___schemas_example_claims_role");
     ck_assert_str_eq(b2c_claim_env_name(ut_pool, "a-b.c d\n=e"), "a_b_c_d__e");
     ck_assert_str_eq(b2c_claim_env_name(ut_pool, "\xc3\xa9t\xc3\xa9"), "__t__");
     ck_assert_str_eq(b2c_claim_env_name(ut_pool, "Tid9"), "Tid9");
@@ -146,9 +151,10 @@ END_TEST
 
 START_TEST(render_exports)
 {
-    json_t *d = json_loads("{\"sub\":\"s1\",\"a-b\":\"first\",\"n\":42,"
-                           "\"z\":null,\"a_b\":\"second\",\"roles\":[\"r1\",\"r2\"]}",
-                           0, NULL);
+    json_t *d =
+        json_loads("{\"sub\":\"s1\",\"a-b\":\"first\",\"n\":42,"
+                   "\"z\":null,\"a_b\":\"second\",\"roles\":[\"r1\",\"r2\"]}",
+                   0, NULL);
     b2c_claim_export_t *x;
     int n, i, ab = 0;
 
@@ -176,8 +182,15 @@ END_TEST
 /* issue 11, finding 10: Unicode line breaks are neutralised like CR/LF */
 START_TEST(claim_text_unicode_line_breaks)
 {
-    json_t *d = json_pack("{s:s,s:s,s:s,s:s,s:[s,s]}", "nel", "a\xc2\x85" "b",
-                          "ls", "a\xe2\x80\xa8" "b", "ps", "a\xe2\x80\xa9" "b",
+    json_t *d = json_pack("{s:s,s:s,s:s,s:s,s:[s,s]}", "nel",
+                          "a\xc2\x85"
+                          "b",
+                          "ls",
+                          "a\xe2\x80\xa8"
+                          "b",
+                          "ps",
+                          "a\xe2\x80\xa9"
+                          "b",
                           "ok", "\xc3\xa9t\xc3\xa9 \xe2\x80\xa6", "arr",
                           "x\xe2\x80\xa8y", "\xc2\x85");
 
@@ -185,13 +198,15 @@ START_TEST(claim_text_unicode_line_breaks)
     ck_assert_str_eq(b2c_claim_text(ut_pool, d, "ls"), "a   b");
     ck_assert_str_eq(b2c_claim_text(ut_pool, d, "ps"), "a   b");
     /* other non-ASCII text is left alone (U+2026 shares E2 80) */
-    ck_assert_str_eq(b2c_claim_text(ut_pool, d, "ok"), "\xc3\xa9t\xc3\xa9 \xe2\x80\xa6");
+    ck_assert_str_eq(b2c_claim_text(ut_pool, d, "ok"),
+                     "\xc3\xa9t\xc3\xa9 \xe2\x80\xa6");
     ck_assert_str_eq(b2c_claim_text(ut_pool, d, "arr"), "x   y,  ");
     json_decref(d);
 }
 END_TEST
 
-static const char *export_of(const b2c_claim_export_t *x, int n, const char *env)
+static const char *export_of(const b2c_claim_export_t *x, int n,
+                             const char *env)
 {
     int i, found = 0;
     const char *text = NULL;
@@ -213,7 +228,8 @@ START_TEST(render_exports_case_insensitive)
         "{\"roles\":[\"access:test-api\"],\"ROLES\":\"admin\"}",
         "{\"ROLES\":\"admin\",\"roles\":[\"access:test-api\"]}",
         "{\"Roles\":\"admin\",\"roles\":[\"access:test-api\"],\"rOLES\":\"x\"}",
-        "{\"roles\":[\"access:test-api\"],\"ro-les\":\"y\",\"ROLES\":\"admin\"}",
+        "{\"roles\":[\"access:test-api\"],\"ro-les\":\"y\",\"ROLES\":"
+        "\"admin\"}",
     };
     b2c_claim_export_t *x;
     size_t k;

@@ -21,7 +21,8 @@ static b2c_jwks_t *parse_file(const char *rel, int nkeys)
     return set;
 }
 
-static apr_status_t parse_str(const char *doc, b2c_jwks_t **set, const char **err)
+static apr_status_t parse_str(const char *doc, b2c_jwks_t **set,
+                              const char **err)
 {
     return b2c_jwks_parse(ut_pool, doc, strlen(doc), set, err);
 }
@@ -41,13 +42,15 @@ START_TEST(real_entra_common)
     }
     k = b2c_jwks_find_key(set, "d-Zi0Gbus4sEaOqXgU8pMvYc3KI");
     ck_assert_ptr_nonnull(k);
-    ck_assert_str_eq(k->issuer, "https://login.microsoftonline.com/{tenantid}/v2.0");
+    ck_assert_str_eq(k->issuer,
+                     "https://login.microsoftonline.com/{tenantid}/v2.0");
     k = b2c_jwks_find_key(set, "iE89_EVhreMiV2-8rKE2zWBUm3M");
     ck_assert_ptr_nonnull(k);
     ck_assert_str_eq(k->issuer, "https://login.microsoftonline.com/"
                                 "9188040d-6c67-4c5b-b112-36a304b66dad/v2.0");
     ck_assert_ptr_null(b2c_jwks_find_key(set, "no-such-kid"));
-    ck_assert_ptr_null(b2c_jwks_find_key(set, "d-zi0gbus4seaoqxgu8pmvyc3ki")); /* exact */
+    ck_assert_ptr_null(
+        b2c_jwks_find_key(set, "d-zi0gbus4seaoqxgu8pmvyc3ki")); /* exact */
     ck_assert_ptr_null(b2c_jwks_find_key(set, NULL)); /* several keys, no kid */
 }
 END_TEST
@@ -56,16 +59,19 @@ START_TEST(real_entra_organizations)
 {
     b2c_jwks_t *set = parse_file("entra-organizations/jwks.json", 6);
 
-    ck_assert_ptr_nonnull(b2c_jwks_find_key(set, "Fdkuxg4kKVKOWUdliHLR1HArDmg"));
-    ck_assert_str_eq(b2c_jwks_find_key(set, "Mc7l3Iz93g7uwgNeEmmw_WYGPko")->issuer,
-                     "https://login.microsoftonline.com/{tenantid}/v2.0");
+    ck_assert_ptr_nonnull(
+        b2c_jwks_find_key(set, "Fdkuxg4kKVKOWUdliHLR1HArDmg"));
+    ck_assert_str_eq(
+        b2c_jwks_find_key(set, "Mc7l3Iz93g7uwgNeEmmw_WYGPko")->issuer,
+        "https://login.microsoftonline.com/{tenantid}/v2.0");
 }
 END_TEST
 
 START_TEST(real_google)
 {
     b2c_jwks_t *set = parse_file("google/jwks.json", 2);
-    const b2c_jwk_t *k = b2c_jwks_find_key(set, "c88d809f4db943df53da7accfd47764d05ba391f");
+    const b2c_jwk_t *k =
+        b2c_jwks_find_key(set, "c88d809f4db943df53da7accfd47764d05ba391f");
 
     ck_assert_ptr_nonnull(k);
     ck_assert_str_eq(k->alg, "RS256");
@@ -86,9 +92,10 @@ START_TEST(real_entra_mixed_with_own_key)
     char *mixed;
 
     ck_assert_ptr_nonnull(root);
-    json_array_append_new(json_object_get(root, "keys"),
-                          tk_jwk(tk_rsa2048, "own-key", NULL, "sig",
-                                 "https://login.microsoftonline.com/{tenantid}/v2.0"));
+    json_array_append_new(
+        json_object_get(root, "keys"),
+        tk_jwk(tk_rsa2048, "own-key", NULL, "sig",
+               "https://login.microsoftonline.com/{tenantid}/v2.0"));
     json_array_append_new(json_object_get(root, "keys"),
                           tk_jwk(tk_ec256, "own-ec", "ES256", NULL, NULL));
     mixed = tk_json(ut_pool, root);
@@ -96,16 +103,18 @@ START_TEST(real_entra_mixed_with_own_key)
     ck_assert_int_eq(set->nkeys, 9);
     ck_assert_ptr_nonnull(b2c_jwks_find_key(set, "own-key"));
     ck_assert_str_eq(b2c_jwks_find_key(set, "own-ec")->crv, "P-256");
-    ck_assert_ptr_nonnull(b2c_jwks_find_key(set, "Mc7l3Iz93g7uwgNeEmmw_WYGPko"));
+    ck_assert_ptr_nonnull(
+        b2c_jwks_find_key(set, "Mc7l3Iz93g7uwgNeEmmw_WYGPko"));
 }
 END_TEST
 
 START_TEST(generated_keys_all_types)
 {
-    b2c_jwks_t *set = tk_jwks(ut_pool, tk_jwk(tk_rsa2048, "r", NULL, NULL, NULL),
-                              tk_jwk(tk_ec256, "e256", NULL, NULL, NULL),
-                              tk_jwk(tk_ec384, "e384", NULL, NULL, NULL),
-                              tk_jwk(tk_ec521, "e521", NULL, NULL, NULL), NULL);
+    b2c_jwks_t *set =
+        tk_jwks(ut_pool, tk_jwk(tk_rsa2048, "r", NULL, NULL, NULL),
+                tk_jwk(tk_ec256, "e256", NULL, NULL, NULL),
+                tk_jwk(tk_ec384, "e384", NULL, NULL, NULL),
+                tk_jwk(tk_ec521, "e521", NULL, NULL, NULL), NULL);
 
     ck_assert_int_eq(set->nkeys, 4);
     ck_assert_str_eq(b2c_jwks_find_key(set, "e521")->crv, "P-521");
@@ -116,7 +125,8 @@ END_TEST
 
 START_TEST(single_key_without_kid)
 {
-    b2c_jwks_t *set = tk_jwks(ut_pool, tk_jwk(tk_rsa2048, NULL, NULL, NULL, NULL), NULL);
+    b2c_jwks_t *set =
+        tk_jwks(ut_pool, tk_jwk(tk_rsa2048, NULL, NULL, NULL, NULL), NULL);
 
     ck_assert_ptr_eq(b2c_jwks_find_key(set, NULL), &set->keys[0]);
     ck_assert_ptr_null(b2c_jwks_find_key(set, "x"));
@@ -136,12 +146,14 @@ START_TEST(unusable_keys_skipped)
     json_object_set_new(bad_kid, "kid", json_integer(7));
     json_object_set_new(bad_issuer, "issuer", json_true());
     json_object_set_new(ops, "key_ops", json_pack("[s]", "encrypt"));
-    set = tk_jwks(ut_pool, priv, enc, bad_kid, bad_issuer, ops,
-                  json_pack("{s:s,s:s,s:s}", "kty", "oct", "kid", "hmac", "k", "c2VjcmV0"),
-                  json_pack("{s:s,s:s,s:s,s:s}", "kty", "OKP", "crv", "Ed25519", "x",
-                            "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo", "kid", "ed"),
-                  json_pack("{s:s}", "kid", "no-kty"), json_string("not an object"),
-                  tk_jwk(tk_ec256, "good", NULL, "sig", NULL), NULL);
+    set = tk_jwks(
+        ut_pool, priv, enc, bad_kid, bad_issuer, ops,
+        json_pack("{s:s,s:s,s:s}", "kty", "oct", "kid", "hmac", "k",
+                  "c2VjcmV0"),
+        json_pack("{s:s,s:s,s:s,s:s}", "kty", "OKP", "crv", "Ed25519", "x",
+                  "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo", "kid", "ed"),
+        json_pack("{s:s}", "kid", "no-kty"), json_string("not an object"),
+        tk_jwk(tk_ec256, "good", NULL, "sig", NULL), NULL);
     ck_assert_int_eq(set->nkeys, 1);
     ck_assert_int_eq(set->nskipped, 9);
     ck_assert_ptr_nonnull(b2c_jwks_find_key(set, "good"));
@@ -153,11 +165,13 @@ END_TEST
 
 START_TEST(rsa_1024_refused)
 {
-    char *doc = tk_jwks_doc(ut_pool, tk_jwk(tk_rsa1024, "small", NULL, NULL, NULL), NULL);
+    char *doc = tk_jwks_doc(
+        ut_pool, tk_jwk(tk_rsa1024, "small", NULL, NULL, NULL), NULL);
     b2c_jwks_t *set;
     const char *err = NULL;
 
-    ck_assert_int_eq(parse_str(doc, &set, &err), APR_EINVAL); /* no usable key */
+    ck_assert_int_eq(parse_str(doc, &set, &err),
+                     APR_EINVAL); /* no usable key */
     ck_assert_ptr_nonnull(err);
     set = tk_jwks(ut_pool, tk_jwk(tk_rsa1024, "small", NULL, NULL, NULL),
                   tk_jwk(tk_rsa2048, "big", NULL, NULL, NULL), NULL);
@@ -174,8 +188,8 @@ START_TEST(rsa_bad_exponent_and_members)
     json_t *no_n = tk_jwk(tk_rsa2048, "non", NULL, NULL, NULL);
     b2c_jwks_t *set;
 
-    json_object_set_new(e1, "e", json_string("AQ"));       /* e = 1 */
-    json_object_set_new(even, "e", json_string("AQAA"));   /* e = 65536 */
+    json_object_set_new(e1, "e", json_string("AQ"));        /* e = 1 */
+    json_object_set_new(even, "e", json_string("AQAA"));    /* e = 65536 */
     json_object_set_new(padded, "e", json_string("AQAB=")); /* not base64url */
     json_object_del(no_n, "n");
     set = tk_jwks(ut_pool, e1, even, padded, no_n,
@@ -213,9 +227,16 @@ END_TEST
 START_TEST(bad_documents)
 {
     static const char *docs[] = {
-        "", "[]", "{}", "{\"keys\":{}}", "{\"keys\":[]}", "{\"keys\":\"x\"}",
-        "{\"keys\":[{\"kty\":\"oct\",\"k\":\"AQAB\"}]}", "{\"keys\":[],\"keys\":[]}",
-        "{\"keys\":[1,2,3]}", "not json"
+        "",
+        "[]",
+        "{}",
+        "{\"keys\":{}}",
+        "{\"keys\":[]}",
+        "{\"keys\":\"x\"}",
+        "{\"keys\":[{\"kty\":\"oct\",\"k\":\"AQAB\"}]}",
+        "{\"keys\":[],\"keys\":[]}",
+        "{\"keys\":[1,2,3]}",
+        "not json"
     };
     b2c_jwks_t *set;
     const char *err;
@@ -223,7 +244,8 @@ START_TEST(bad_documents)
 
     for (i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
         err = NULL;
-        ck_assert_msg(parse_str(docs[i], &set, &err) == APR_EINVAL, "accepted %zu", i);
+        ck_assert_msg(parse_str(docs[i], &set, &err) == APR_EINVAL,
+                      "accepted %zu", i);
         ck_assert_ptr_null(set);
         ck_assert_ptr_nonnull(err);
     }

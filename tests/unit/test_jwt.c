@@ -18,12 +18,14 @@ static apr_status_t parse(const char *token, b2c_jwt_t **jwt, const char **err)
 
 static char *header_for(const char *alg, const char *kid)
 {
-    return apr_psprintf(ut_pool, "{\"alg\":\"%s\",\"kid\":\"%s\",\"typ\":\"JWT\"}", alg, kid);
+    return apr_psprintf(
+        ut_pool, "{\"alg\":\"%s\",\"kid\":\"%s\",\"typ\":\"JWT\"}", alg, kid);
 }
 
 static const b2c_jwk_t *one_key(EVP_PKEY *pkey, const char *alg)
 {
-    b2c_jwks_t *set = tk_jwks(ut_pool, tk_jwk(pkey, "k", alg, "sig", NULL), NULL);
+    b2c_jwks_t *set =
+        tk_jwks(ut_pool, tk_jwk(pkey, "k", alg, "sig", NULL), NULL);
     return &set->keys[0];
 }
 
@@ -46,7 +48,10 @@ END_TEST
 /* Every algorithm signs and verifies with the right key type. */
 START_TEST(round_trip_all_algs)
 {
-    static const struct { const char *alg; int key; } cases[] = {
+    static const struct {
+        const char *alg;
+        int key;
+    } cases[] = {
         { "RS256", 0 }, { "RS384", 0 }, { "RS512", 0 },
         { "PS256", 0 }, { "PS384", 0 }, { "PS512", 0 },
         { "ES256", 1 }, { "ES384", 2 }, { "ES512", 3 },
@@ -56,7 +61,8 @@ START_TEST(round_trip_all_algs)
 
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         EVP_PKEY *pk = keys[cases[i].key];
-        char *tok = tk_sign(ut_pool, pk, cases[i].alg, header_for(cases[i].alg, "k"), CLAIMS);
+        char *tok = tk_sign(ut_pool, pk, cases[i].alg,
+                            header_for(cases[i].alg, "k"), CLAIMS);
         b2c_jwt_t *jwt = NULL;
         const char *err = NULL;
         ck_assert_int_eq(parse(tok, &jwt, &err), APR_SUCCESS);
@@ -64,36 +70,43 @@ START_TEST(round_trip_all_algs)
         ck_assert_str_eq(jwt->kid, "k");
         ck_assert_str_eq(json_string_value(json_object_get(jwt->claims, "iss")),
                          "https://issuer.example/");
-        ck_assert_msg(b2c_jwt_verify_signature(ut_pool, jwt, one_key(pk, NULL), &err)
-                      == APR_SUCCESS, "%s: %s", cases[i].alg, err);
+        ck_assert_msg(
+            b2c_jwt_verify_signature(ut_pool, jwt, one_key(pk, NULL), &err)
+                == APR_SUCCESS,
+            "%s: %s", cases[i].alg, err);
         /* ...and with a key that names its alg */
-        ck_assert_int_eq(b2c_jwt_verify_signature(ut_pool, jwt, one_key(pk, cases[i].alg),
-                                                  &err), APR_SUCCESS);
+        ck_assert_int_eq(b2c_jwt_verify_signature(
+                             ut_pool, jwt, one_key(pk, cases[i].alg), &err),
+                         APR_SUCCESS);
     }
 }
 END_TEST
 
 START_TEST(wrong_key_fails)
 {
-    char *tok = tk_sign(ut_pool, tk_rsa2048_other, "RS256", header_for("RS256", "k"), CLAIMS);
+    char *tok = tk_sign(ut_pool, tk_rsa2048_other, "RS256",
+                        header_for("RS256", "k"), CLAIMS);
     b2c_jwt_t *jwt;
     const char *err;
 
     ck_assert_int_eq(parse(tok, &jwt, &err), APR_SUCCESS);
-    ck_assert_int_ne(b2c_jwt_verify_signature(ut_pool, jwt, one_key(tk_rsa2048, NULL), &err),
-                     APR_SUCCESS);
+    ck_assert_int_ne(
+        b2c_jwt_verify_signature(ut_pool, jwt, one_key(tk_rsa2048, NULL), &err),
+        APR_SUCCESS);
 }
 END_TEST
 
 START_TEST(key_alg_mismatch_fails)
 {
-    char *tok = tk_sign(ut_pool, tk_rsa2048, "PS256", header_for("PS256", "k"), CLAIMS);
+    char *tok =
+        tk_sign(ut_pool, tk_rsa2048, "PS256", header_for("PS256", "k"), CLAIMS);
     b2c_jwt_t *jwt;
     const char *err;
 
     ck_assert_int_eq(parse(tok, &jwt, &err), APR_SUCCESS);
-    ck_assert_int_ne(b2c_jwt_verify_signature(ut_pool, jwt, one_key(tk_rsa2048, "RS256"),
-                                              &err), APR_SUCCESS);
+    ck_assert_int_ne(b2c_jwt_verify_signature(
+                         ut_pool, jwt, one_key(tk_rsa2048, "RS256"), &err),
+                     APR_SUCCESS);
 }
 END_TEST
 
@@ -102,26 +115,34 @@ START_TEST(alg_key_type_confusion)
 {
     b2c_jwt_t *jwt;
     const char *err;
-    char *rs = tk_sign(ut_pool, tk_rsa2048, "RS256", header_for("RS256", "k"), CLAIMS);
-    char *es = tk_sign(ut_pool, tk_ec256, "ES256", header_for("ES256", "k"), CLAIMS);
-    char *es384 = tk_sign(ut_pool, tk_ec384, "ES384", header_for("ES384", "k"), CLAIMS);
+    char *rs =
+        tk_sign(ut_pool, tk_rsa2048, "RS256", header_for("RS256", "k"), CLAIMS);
+    char *es =
+        tk_sign(ut_pool, tk_ec256, "ES256", header_for("ES256", "k"), CLAIMS);
+    char *es384 =
+        tk_sign(ut_pool, tk_ec384, "ES384", header_for("ES384", "k"), CLAIMS);
     char *rs_as_ps;
 
     ck_assert_int_eq(parse(rs, &jwt, &err), APR_SUCCESS);
-    ck_assert_int_ne(b2c_jwt_verify_signature(ut_pool, jwt, one_key(tk_ec256, NULL), &err),
-                     APR_SUCCESS);
+    ck_assert_int_ne(
+        b2c_jwt_verify_signature(ut_pool, jwt, one_key(tk_ec256, NULL), &err),
+        APR_SUCCESS);
     ck_assert_int_eq(parse(es, &jwt, &err), APR_SUCCESS);
-    ck_assert_int_ne(b2c_jwt_verify_signature(ut_pool, jwt, one_key(tk_rsa2048, NULL), &err),
-                     APR_SUCCESS);
+    ck_assert_int_ne(
+        b2c_jwt_verify_signature(ut_pool, jwt, one_key(tk_rsa2048, NULL), &err),
+        APR_SUCCESS);
     ck_assert_int_eq(parse(es384, &jwt, &err), APR_SUCCESS);
-    ck_assert_int_ne(b2c_jwt_verify_signature(ut_pool, jwt, one_key(tk_ec256, NULL), &err),
-                     APR_SUCCESS);
+    ck_assert_int_ne(
+        b2c_jwt_verify_signature(ut_pool, jwt, one_key(tk_ec256, NULL), &err),
+        APR_SUCCESS);
     /* An RS256 signature relabelled PS256 must not verify. */
     ck_assert_int_eq(parse(rs, &jwt, &err), APR_SUCCESS);
-    rs_as_ps = tk_compact(ut_pool, header_for("PS256", "k"), CLAIMS, jwt->sig, jwt->sig_len);
+    rs_as_ps = tk_compact(ut_pool, header_for("PS256", "k"), CLAIMS, jwt->sig,
+                          jwt->sig_len);
     ck_assert_int_eq(parse(rs_as_ps, &jwt, &err), APR_SUCCESS);
-    ck_assert_int_ne(b2c_jwt_verify_signature(ut_pool, jwt, one_key(tk_rsa2048, NULL), &err),
-                     APR_SUCCESS);
+    ck_assert_int_ne(
+        b2c_jwt_verify_signature(ut_pool, jwt, one_key(tk_rsa2048, NULL), &err),
+        APR_SUCCESS);
 }
 END_TEST
 
@@ -138,35 +159,44 @@ START_TEST(hs256_with_public_key_as_secret)
     const b2c_jwk_t *key = one_key(tk_rsa2048, NULL);
 
     ck_assert_int_gt(der_len, 0);
-    tok1 = tk_sign_hs256(ut_pool, der, (size_t)der_len, header_for("HS256", "k"), CLAIMS);
+    tok1 = tk_sign_hs256(ut_pool, der, (size_t)der_len,
+                         header_for("HS256", "k"), CLAIMS);
     tok2 = tk_sign_hs256(ut_pool, (const unsigned char *)n, strlen(n),
                          header_for("HS256", "k"), CLAIMS);
     OPENSSL_free(der);
     json_decref(jwk);
     ck_assert_int_eq(parse(tok1, &jwt, &err), APR_SUCCESS);
     ck_assert_uint_eq(jwt->alg, 0);
-    ck_assert_int_ne(b2c_jwt_verify_signature(ut_pool, jwt, key, &err), APR_SUCCESS);
+    ck_assert_int_ne(b2c_jwt_verify_signature(ut_pool, jwt, key, &err),
+                     APR_SUCCESS);
     ck_assert_int_eq(parse(tok2, &jwt, &err), APR_SUCCESS);
-    ck_assert_int_ne(b2c_jwt_verify_signature(ut_pool, jwt, key, &err), APR_SUCCESS);
+    ck_assert_int_ne(b2c_jwt_verify_signature(ut_pool, jwt, key, &err),
+                     APR_SUCCESS);
 }
 END_TEST
 
 START_TEST(alg_none_refused)
 {
     /* "none" with an empty signature is not even a valid compact JWS here. */
-    char *tok = apr_pstrcat(ut_pool,
-                            b2c_b64url_encode(ut_pool, (const unsigned char *)"{\"alg\":\"none\"}", 14),
-                            ".", b2c_b64url_encode(ut_pool, (const unsigned char *)CLAIMS,
-                                                   strlen(CLAIMS)), ".", NULL);
+    char *tok = apr_pstrcat(
+        ut_pool,
+        b2c_b64url_encode(ut_pool, (const unsigned char *)"{\"alg\":\"none\"}",
+                          14),
+        ".",
+        b2c_b64url_encode(ut_pool, (const unsigned char *)CLAIMS,
+                          strlen(CLAIMS)),
+        ".", NULL);
     b2c_jwt_t *jwt;
     const char *err;
 
     ck_assert_int_eq(parse(tok, &jwt, &err), APR_EINVAL);
-    tok = tk_compact(ut_pool, "{\"alg\":\"none\"}", CLAIMS, (unsigned char *)"\0", 1);
+    tok = tk_compact(ut_pool, "{\"alg\":\"none\"}", CLAIMS,
+                     (unsigned char *)"\0", 1);
     ck_assert_int_eq(parse(tok, &jwt, &err), APR_SUCCESS);
     ck_assert_uint_eq(jwt->alg, 0);
-    ck_assert_int_ne(b2c_jwt_verify_signature(ut_pool, jwt, one_key(tk_rsa2048, NULL), &err),
-                     APR_SUCCESS);
+    ck_assert_int_ne(
+        b2c_jwt_verify_signature(ut_pool, jwt, one_key(tk_rsa2048, NULL), &err),
+        APR_SUCCESS);
 }
 END_TEST
 
@@ -182,9 +212,11 @@ START_TEST(es_zero_signature)
     int i;
 
     for (i = 0; i < 3; i++) {
-        char *tok = tk_compact(ut_pool, header_for(algs[i], "k"), CLAIMS, zeros, lens[i]);
+        char *tok = tk_compact(ut_pool, header_for(algs[i], "k"), CLAIMS, zeros,
+                               lens[i]);
         ck_assert_int_eq(parse(tok, &jwt, &err), APR_SUCCESS);
-        ck_assert_int_ne(b2c_jwt_verify_signature(ut_pool, jwt, one_key(keys[i], NULL), &err),
+        ck_assert_int_ne(b2c_jwt_verify_signature(ut_pool, jwt,
+                                                  one_key(keys[i], NULL), &err),
                          APR_SUCCESS);
     }
 }
@@ -192,57 +224,71 @@ END_TEST
 
 START_TEST(es_wrong_length_signature)
 {
-    char *good = tk_sign(ut_pool, tk_ec256, "ES256", header_for("ES256", "k"), CLAIMS);
+    char *good =
+        tk_sign(ut_pool, tk_ec256, "ES256", header_for("ES256", "k"), CLAIMS);
     const b2c_jwk_t *key = one_key(tk_ec256, NULL);
     b2c_jwt_t *jwt;
     const char *err;
     unsigned char *sig;
     size_t sig_len;
-    char *head = apr_pstrndup(ut_pool, good, (apr_size_t)(strrchr(good, '.') - good));
+    char *head =
+        apr_pstrndup(ut_pool, good, (apr_size_t)(strrchr(good, '.') - good));
 
     ck_assert_int_eq(parse(good, &jwt, &err), APR_SUCCESS);
-    ck_assert_int_eq(b2c_jwt_verify_signature(ut_pool, jwt, key, &err), APR_SUCCESS);
+    ck_assert_int_eq(b2c_jwt_verify_signature(ut_pool, jwt, key, &err),
+                     APR_SUCCESS);
     sig = jwt->sig;
     sig_len = jwt->sig_len;
     /* 63 and 65 bytes, and a DER signature, are all wrong for ES256. */
-    ck_assert_int_eq(parse(apr_pstrcat(ut_pool, head, ".",
-                                       b2c_b64url_encode(ut_pool, sig, sig_len - 1), NULL),
-                           &jwt, &err), APR_SUCCESS);
-    ck_assert_int_ne(b2c_jwt_verify_signature(ut_pool, jwt, key, &err), APR_SUCCESS);
+    ck_assert_int_eq(
+        parse(apr_pstrcat(ut_pool, head, ".",
+                          b2c_b64url_encode(ut_pool, sig, sig_len - 1), NULL),
+              &jwt, &err),
+        APR_SUCCESS);
+    ck_assert_int_ne(b2c_jwt_verify_signature(ut_pool, jwt, key, &err),
+                     APR_SUCCESS);
     {
         unsigned char longer[65];
         memcpy(longer, sig, 64);
         longer[64] = 0;
-        ck_assert_int_eq(parse(apr_pstrcat(ut_pool, head, ".",
-                                           b2c_b64url_encode(ut_pool, longer, 65), NULL),
-                               &jwt, &err), APR_SUCCESS);
-        ck_assert_int_ne(b2c_jwt_verify_signature(ut_pool, jwt, key, &err), APR_SUCCESS);
+        ck_assert_int_eq(
+            parse(apr_pstrcat(ut_pool, head, ".",
+                              b2c_b64url_encode(ut_pool, longer, 65), NULL),
+                  &jwt, &err),
+            APR_SUCCESS);
+        ck_assert_int_ne(b2c_jwt_verify_signature(ut_pool, jwt, key, &err),
+                         APR_SUCCESS);
     }
 }
 END_TEST
 
 START_TEST(tampered_payload)
 {
-    char *tok = tk_sign(ut_pool, tk_rsa2048, "RS256", header_for("RS256", "k"), CLAIMS);
-    char *other = tk_compact(ut_pool, header_for("RS256", "k"),
-                             "{\"iss\":\"https://evil.example/\",\"exp\":1700003600}",
-                             (unsigned char *)"x", 1);
+    char *tok =
+        tk_sign(ut_pool, tk_rsa2048, "RS256", header_for("RS256", "k"), CLAIMS);
+    char *other =
+        tk_compact(ut_pool, header_for("RS256", "k"),
+                   "{\"iss\":\"https://evil.example/\",\"exp\":1700003600}",
+                   (unsigned char *)"x", 1);
     const char *dot1 = strchr(tok, '.'), *dot2 = strrchr(tok, '.');
     const char *odot1 = strchr(other, '.'), *odot2 = strrchr(other, '.');
-    char *forged = apr_pstrcat(ut_pool, apr_pstrndup(ut_pool, tok, (apr_size_t)(dot1 - tok + 1)),
-                               apr_pstrndup(ut_pool, odot1 + 1, (apr_size_t)(odot2 - odot1 - 1)),
-                               dot2, NULL);
+    char *forged = apr_pstrcat(
+        ut_pool, apr_pstrndup(ut_pool, tok, (apr_size_t)(dot1 - tok + 1)),
+        apr_pstrndup(ut_pool, odot1 + 1, (apr_size_t)(odot2 - odot1 - 1)), dot2,
+        NULL);
     b2c_jwt_t *jwt;
     const char *err;
 
     ck_assert_int_eq(parse(forged, &jwt, &err), APR_SUCCESS);
-    ck_assert_int_ne(b2c_jwt_verify_signature(ut_pool, jwt, one_key(tk_rsa2048, NULL), &err),
-                     APR_SUCCESS);
+    ck_assert_int_ne(
+        b2c_jwt_verify_signature(ut_pool, jwt, one_key(tk_rsa2048, NULL), &err),
+        APR_SUCCESS);
     /* flip one signature bit */
     ck_assert_int_eq(parse(tok, &jwt, &err), APR_SUCCESS);
     jwt->sig[10] ^= 1;
-    ck_assert_int_ne(b2c_jwt_verify_signature(ut_pool, jwt, one_key(tk_rsa2048, NULL), &err),
-                     APR_SUCCESS);
+    ck_assert_int_ne(
+        b2c_jwt_verify_signature(ut_pool, jwt, one_key(tk_rsa2048, NULL), &err),
+        APR_SUCCESS);
 }
 END_TEST
 
@@ -250,10 +296,12 @@ START_TEST(pss_with_wrong_salt_fails)
 {
     /* PS256 signed with salt length 0: RFC 7518 wants salt = hash length. */
     const char *h = header_for("PS256", "k");
-    char *input = apr_pstrcat(ut_pool,
-                              b2c_b64url_encode(ut_pool, (const unsigned char *)h, strlen(h)),
-                              ".", b2c_b64url_encode(ut_pool, (const unsigned char *)CLAIMS,
-                                                     strlen(CLAIMS)), NULL);
+    char *input = apr_pstrcat(
+        ut_pool,
+        b2c_b64url_encode(ut_pool, (const unsigned char *)h, strlen(h)), ".",
+        b2c_b64url_encode(ut_pool, (const unsigned char *)CLAIMS,
+                          strlen(CLAIMS)),
+        NULL);
     EVP_MD_CTX *m = EVP_MD_CTX_new();
     EVP_PKEY_CTX *pc = NULL;
     unsigned char sig[512];
@@ -261,16 +309,22 @@ START_TEST(pss_with_wrong_salt_fails)
     b2c_jwt_t *jwt;
     const char *err;
 
-    ck_assert_int_eq(EVP_DigestSignInit(m, &pc, EVP_sha256(), NULL, tk_rsa2048), 1);
+    ck_assert_int_eq(EVP_DigestSignInit(m, &pc, EVP_sha256(), NULL, tk_rsa2048),
+                     1);
     EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_PSS_PADDING);
     EVP_PKEY_CTX_set_rsa_pss_saltlen(pc, 0);
-    ck_assert_int_eq(EVP_DigestSign(m, sig, &sig_len, (unsigned char *)input, strlen(input)), 1);
+    ck_assert_int_eq(
+        EVP_DigestSign(m, sig, &sig_len, (unsigned char *)input, strlen(input)),
+        1);
     EVP_MD_CTX_free(m);
-    ck_assert_int_eq(parse(apr_pstrcat(ut_pool, input, ".",
-                                       b2c_b64url_encode(ut_pool, sig, sig_len), NULL),
-                           &jwt, &err), APR_SUCCESS);
-    ck_assert_int_ne(b2c_jwt_verify_signature(ut_pool, jwt, one_key(tk_rsa2048, NULL), &err),
-                     APR_SUCCESS);
+    ck_assert_int_eq(
+        parse(apr_pstrcat(ut_pool, input, ".",
+                          b2c_b64url_encode(ut_pool, sig, sig_len), NULL),
+              &jwt, &err),
+        APR_SUCCESS);
+    ck_assert_int_ne(
+        b2c_jwt_verify_signature(ut_pool, jwt, one_key(tk_rsa2048, NULL), &err),
+        APR_SUCCESS);
 }
 END_TEST
 
@@ -278,28 +332,38 @@ START_TEST(rsa_1024_key_refused_at_verify)
 {
     /* A key that slipped past the parser (built by hand) is still refused. */
     b2c_jwk_t key = { "k", "RSA", NULL, NULL, NULL, NULL, tk_rsa1024 };
-    char *tok = tk_sign(ut_pool, tk_rsa1024, "RS256", header_for("RS256", "k"), CLAIMS);
+    char *tok =
+        tk_sign(ut_pool, tk_rsa1024, "RS256", header_for("RS256", "k"), CLAIMS);
     b2c_jwt_t *jwt;
     const char *err;
 
     ck_assert_int_eq(parse(tok, &jwt, &err), APR_SUCCESS);
-    ck_assert_int_ne(b2c_jwt_verify_signature(ut_pool, jwt, &key, &err), APR_SUCCESS);
+    ck_assert_int_ne(b2c_jwt_verify_signature(ut_pool, jwt, &key, &err),
+                     APR_SUCCESS);
 }
 END_TEST
 
 START_TEST(segment_counts_and_empty_segments)
 {
-    static const char *bad[] = {
-        "", ".", "..", "...", "a", "a.b", "a.b.c.d", "a.b.c.d.e",
-        ".eyJhIjoxfQ.AAAA", "eyJhbGciOiJSUzI1NiJ9..AAAA", "eyJhbGciOiJSUzI1NiJ9.eyJhIjoxfQ.",
-        "eyJhbGciOiJSUzI1NiJ9.eyJhIjoxfQ.AAAA."
-    };
+    static const char *bad[] = { "",
+                                 ".",
+                                 "..",
+                                 "...",
+                                 "a",
+                                 "a.b",
+                                 "a.b.c.d",
+                                 "a.b.c.d.e",
+                                 ".eyJhIjoxfQ.AAAA",
+                                 "eyJhbGciOiJSUzI1NiJ9..AAAA",
+                                 "eyJhbGciOiJSUzI1NiJ9.eyJhIjoxfQ.",
+                                 "eyJhbGciOiJSUzI1NiJ9.eyJhIjoxfQ.AAAA." };
     b2c_jwt_t *jwt;
     const char *err;
     size_t i;
 
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        ck_assert_msg(parse(bad[i], &jwt, &err) == APR_EINVAL, "accepted case %zu", i);
+        ck_assert_msg(parse(bad[i], &jwt, &err) == APR_EINVAL,
+                      "accepted case %zu", i);
     ck_assert_int_eq(b2c_jwt_parse(ut_pool, NULL, 0, &jwt, &err), APR_EINVAL);
 }
 END_TEST
@@ -323,31 +387,41 @@ END_TEST
 START_TEST(header_rules)
 {
     static const char *bad_headers[] = {
-        "{\"alg\":\"RS256\",\"crit\":[\"exp\"]}", "{\"alg\":\"RS256\",\"crit\":[]}",
-        "{\"kid\":\"k\"}", "{\"alg\":256}", "{\"alg\":\"RS256\",\"kid\":5}",
-        "{\"alg\":\"RS256\",\"typ\":\"JWE\"}", "{\"alg\":\"RS256\",\"typ\":7}",
-        "{\"alg\":\"RS256\",\"alg\":\"RS256\"}", "[\"RS256\"]", "{\"alg\":\"RS256\"} "
+        "{\"alg\":\"RS256\",\"crit\":[\"exp\"]}",
+        "{\"alg\":\"RS256\",\"crit\":[]}",
+        "{\"kid\":\"k\"}",
+        "{\"alg\":256}",
+        "{\"alg\":\"RS256\",\"kid\":5}",
+        "{\"alg\":\"RS256\",\"typ\":\"JWE\"}",
+        "{\"alg\":\"RS256\",\"typ\":7}",
+        "{\"alg\":\"RS256\",\"alg\":\"RS256\"}",
+        "[\"RS256\"]",
+        "{\"alg\":\"RS256\"} "
     };
-    static const char *good_typ[] = { "JWT", "jwt", "at+jwt", "application/at+jwt",
-                                      "Application/JWT" };
+    static const char *good_typ[] = { "JWT", "jwt", "at+jwt",
+                                      "application/at+jwt", "Application/JWT" };
     static const unsigned char sig[] = { 1, 2, 3 };
     b2c_jwt_t *jwt;
     const char *err;
     size_t i;
 
     for (i = 0; i < sizeof(bad_headers) / sizeof(bad_headers[0]); i++) {
-        char *tok = tk_compact(ut_pool, bad_headers[i], CLAIMS, sig, sizeof(sig));
+        char *tok =
+            tk_compact(ut_pool, bad_headers[i], CLAIMS, sig, sizeof(sig));
         if (i == sizeof(bad_headers) / sizeof(bad_headers[0]) - 1) {
             /* trailing whitespace inside the JSON is legal JSON */
             ck_assert_int_eq(parse(tok, &jwt, &err), APR_SUCCESS);
             continue;
         }
-        ck_assert_msg(parse(tok, &jwt, &err) == APR_EINVAL, "accepted header %zu", i);
+        ck_assert_msg(parse(tok, &jwt, &err) == APR_EINVAL,
+                      "accepted header %zu", i);
     }
     for (i = 0; i < sizeof(good_typ) / sizeof(good_typ[0]); i++) {
-        char *h = apr_psprintf(ut_pool, "{\"alg\":\"RS256\",\"typ\":\"%s\"}", good_typ[i]);
-        ck_assert_int_eq(parse(tk_compact(ut_pool, h, CLAIMS, sig, sizeof(sig)), &jwt, &err),
-                         APR_SUCCESS);
+        char *h = apr_psprintf(ut_pool, "{\"alg\":\"RS256\",\"typ\":\"%s\"}",
+                               good_typ[i]);
+        ck_assert_int_eq(
+            parse(tk_compact(ut_pool, h, CLAIMS, sig, sizeof(sig)), &jwt, &err),
+            APR_SUCCESS);
         ck_assert_ptr_null(jwt->kid);
     }
 }
@@ -362,8 +436,11 @@ START_TEST(claims_must_be_object)
     size_t i;
 
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        ck_assert_msg(parse(tk_compact(ut_pool, "{\"alg\":\"RS256\"}", bad[i], sig, 3),
-                            &jwt, &err) == APR_EINVAL, "accepted claims %zu", i);
+        ck_assert_msg(
+            parse(tk_compact(ut_pool, "{\"alg\":\"RS256\"}", bad[i], sig, 3),
+                  &jwt, &err)
+                == APR_EINVAL,
+            "accepted claims %zu", i);
 }
 END_TEST
 
@@ -371,30 +448,38 @@ START_TEST(bad_base64_in_segments)
 {
     b2c_jwt_t *jwt;
     const char *err;
-    char *tok = tk_sign(ut_pool, tk_rsa2048, "RS256", header_for("RS256", "k"), CLAIMS);
+    char *tok =
+        tk_sign(ut_pool, tk_rsa2048, "RS256", header_for("RS256", "k"), CLAIMS);
 
-    ck_assert_int_eq(parse(apr_pstrcat(ut_pool, tok, "=", NULL), &jwt, &err), APR_EINVAL);
-    ck_assert_int_eq(parse(apr_pstrcat(ut_pool, "=", tok, NULL), &jwt, &err), APR_EINVAL);
+    ck_assert_int_eq(parse(apr_pstrcat(ut_pool, tok, "=", NULL), &jwt, &err),
+                     APR_EINVAL);
+    ck_assert_int_eq(parse(apr_pstrcat(ut_pool, "=", tok, NULL), &jwt, &err),
+                     APR_EINVAL);
     /* RS256/2048 signatures are 342 characters: 3 more make len % 4 == 1 */
-    ck_assert_int_eq(parse(apr_pstrcat(ut_pool, tok, "AAA", NULL), &jwt, &err), APR_EINVAL);
+    ck_assert_int_eq(parse(apr_pstrcat(ut_pool, tok, "AAA", NULL), &jwt, &err),
+                     APR_EINVAL);
     /* one more well-formed byte decodes, but no longer verifies */
-    ck_assert_int_eq(parse(apr_pstrcat(ut_pool, tok, "A", NULL), &jwt, &err), APR_SUCCESS);
-    ck_assert_int_ne(b2c_jwt_verify_signature(ut_pool, jwt, one_key(tk_rsa2048, NULL), &err),
+    ck_assert_int_eq(parse(apr_pstrcat(ut_pool, tok, "A", NULL), &jwt, &err),
                      APR_SUCCESS);
+    ck_assert_int_ne(
+        b2c_jwt_verify_signature(ut_pool, jwt, one_key(tk_rsa2048, NULL), &err),
+        APR_SUCCESS);
     /* embedded NUL inside the given length */
     {
         size_t n = strlen(tok);
         char *copy = apr_pstrdup(ut_pool, tok);
         copy[n / 2] = '\0';
-        ck_assert_int_eq(b2c_jwt_parse(ut_pool, copy, n, &jwt, &err), APR_EINVAL);
+        ck_assert_int_eq(b2c_jwt_parse(ut_pool, copy, n, &jwt, &err),
+                         APR_EINVAL);
     }
 }
 END_TEST
 
 START_TEST(error_never_quotes_token)
 {
-    char *tok = tk_compact(ut_pool, "{\"alg\":\"SECRETALG\",\"typ\":\"SECRETTYP\"}", CLAIMS,
-                           (unsigned char *)"s", 1);
+    char *tok =
+        tk_compact(ut_pool, "{\"alg\":\"SECRETALG\",\"typ\":\"SECRETTYP\"}",
+                   CLAIMS, (unsigned char *)"s", 1);
     b2c_jwt_t *jwt;
     const char *err = NULL;
 

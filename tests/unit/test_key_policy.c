@@ -7,7 +7,7 @@
 #include "b2c_key_policy.h"
 
 #define SEC(n) apr_time_from_sec(n)
-#define T0 SEC(UT_NOW)
+#define T0     SEC(UT_NOW)
 
 /* 1 h schedule, 5 min between kid refreshes, 1 day stale. */
 static const b2c_key_policy_t pol = { SEC(3600), SEC(300), SEC(86400) };

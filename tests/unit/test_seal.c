@@ -14,22 +14,24 @@
 
 #define SECRET_A "0123456789abcdef0123456789abcdef-A"
 #define SECRET_B "0123456789abcdef0123456789abcdef-B"
-#define CTX "keys\nhttps://login.example/v2.0/.well-known/openid-configuration"
+#define CTX      "keys\nhttps://login.example/v2.0/.well-known/openid-configuration"
 
 static b2c_seal_key_t *key_of(const char *secret)
 {
     b2c_seal_key_t *k;
 
-    ck_assert_int_eq(b2c_seal_key_from_bytes(ut_pool, secret, strlen(secret), &k),
-                     APR_SUCCESS);
+    ck_assert_int_eq(
+        b2c_seal_key_from_bytes(ut_pool, secret, strlen(secret), &k),
+        APR_SUCCESS);
     return k;
 }
 
 static void seal(const b2c_seal_ring_t *ring, const char *ctx, const char *text,
                  unsigned char **blob, size_t *len)
 {
-    ck_assert_int_eq(b2c_seal(ring, ut_pool, ctx, text, strlen(text), blob, len),
-                     APR_SUCCESS);
+    ck_assert_int_eq(
+        b2c_seal(ring, ut_pool, ctx, text, strlen(text), blob, len),
+        APR_SUCCESS);
     ck_assert_uint_eq(*len, strlen(text) + B2C_SEAL_OVERHEAD);
 }
 
@@ -51,7 +53,8 @@ START_TEST(round_trip)
     for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
         seal(ring, CTX, texts[i], &blob, &len);
         ck_assert_int_eq(blob[0], B2C_SEAL_VERSION);
-        ck_assert_int_eq(open_(ring, CTX, blob, len, &plain, &plen), B2C_SEAL_OK);
+        ck_assert_int_eq(open_(ring, CTX, blob, len, &plain, &plen),
+                         B2C_SEAL_OK);
         ck_assert_uint_eq(plen, strlen(texts[i]));
         ck_assert_str_eq(plain, texts[i]);
         /* fresh nonce each time: the same input never seals the same */
@@ -63,7 +66,8 @@ START_TEST(round_trip)
     for (i = 0; i + 6 <= len; i++)
         ck_assert(memcmp(blob + i, "secret", 6) != 0);
     /* binary plaintext with NULs */
-    ck_assert_int_eq(b2c_seal(ring, ut_pool, "", "a\0b", 3, &blob, &len), APR_SUCCESS);
+    ck_assert_int_eq(b2c_seal(ring, ut_pool, "", "a\0b", 3, &blob, &len),
+                     APR_SUCCESS);
     ck_assert_int_eq(open_(ring, "", blob, len, &plain, &plen), B2C_SEAL_OK);
     ck_assert_uint_eq(plen, 3);
     ck_assert(memcmp(plain, "a\0b", 3) == 0);
@@ -85,7 +89,8 @@ START_TEST(every_bit_flip_refused)
 
             blob[i] ^= (unsigned char)(1 << bit);
             st = open_(ring, CTX, blob, len, &plain, &plen);
-            ck_assert_msg(st != B2C_SEAL_OK, "flip of byte %zu bit %d opened", i, bit);
+            ck_assert_msg(st != B2C_SEAL_OK, "flip of byte %zu bit %d opened",
+                          i, bit);
             if (i == 0)
                 ck_assert_int_eq(st, B2C_SEAL_BAD_VERSION);
             else if (i <= B2C_SEAL_KEY_ID_LEN)
@@ -94,7 +99,7 @@ START_TEST(every_bit_flip_refused)
                 ck_assert_int_eq(st, B2C_SEAL_FORGED);
             blob[i] ^= (unsigned char)(1 << bit);
         }
-    ck_assert_ptr_null(plain);   /* never touched on failure */
+    ck_assert_ptr_null(plain); /* never touched on failure */
     ck_assert_uint_eq(plen, 99);
     ck_assert_int_eq(open_(ring, CTX, blob, len, &plain, &plen), B2C_SEAL_OK);
 }
@@ -117,9 +122,12 @@ START_TEST(every_truncation_refused)
     /* nor with bytes appended, nor with the front cut */
     longer = apr_pcalloc(ut_pool, len + 1);
     memcpy(longer, blob, len);
-    ck_assert_int_eq(open_(ring, CTX, longer, len + 1, &plain, &plen), B2C_SEAL_FORGED);
-    ck_assert_int_ne(open_(ring, CTX, blob + 1, len - 1, &plain, &plen), B2C_SEAL_OK);
-    ck_assert_int_eq(open_(ring, CTX, NULL, 0, &plain, &plen), B2C_SEAL_MALFORMED);
+    ck_assert_int_eq(open_(ring, CTX, longer, len + 1, &plain, &plen),
+                     B2C_SEAL_FORGED);
+    ck_assert_int_ne(open_(ring, CTX, blob + 1, len - 1, &plain, &plen),
+                     B2C_SEAL_OK);
+    ck_assert_int_eq(open_(ring, CTX, NULL, 0, &plain, &plen),
+                     B2C_SEAL_MALFORMED);
 }
 END_TEST
 
@@ -131,12 +139,16 @@ START_TEST(other_context_refused)
     char *plain;
 
     seal(ring, CTX, "entry", &blob, &len);
-    ck_assert_int_eq(open_(ring, CTX "x", blob, len, &plain, &plen), B2C_SEAL_FORGED);
-    ck_assert_int_eq(open_(ring, "", blob, len, &plain, &plen), B2C_SEAL_FORGED);
-    ck_assert_int_eq(open_(ring, "keys\nhttps://login.example/", blob, len, &plain, &plen),
+    ck_assert_int_eq(open_(ring, CTX "x", blob, len, &plain, &plen),
                      B2C_SEAL_FORGED);
+    ck_assert_int_eq(open_(ring, "", blob, len, &plain, &plen),
+                     B2C_SEAL_FORGED);
+    ck_assert_int_eq(
+        open_(ring, "keys\nhttps://login.example/", blob, len, &plain, &plen),
+        B2C_SEAL_FORGED);
     seal(ring, "", "entry", &blob, &len);
-    ck_assert_int_eq(open_(ring, CTX, blob, len, &plain, &plen), B2C_SEAL_FORGED);
+    ck_assert_int_eq(open_(ring, CTX, blob, len, &plain, &plen),
+                     B2C_SEAL_FORGED);
 }
 END_TEST
 
@@ -151,18 +163,23 @@ START_TEST(rotation)
     char *plain;
 
     ck_assert_int_eq(b2c_seal_ring_add_old(new_ring, a), APR_SUCCESS);
-    ck_assert_int_eq(b2c_seal_ring_add_old(new_ring, a), APR_EINVAL);  /* twice */
-    ck_assert_int_eq(b2c_seal_ring_add_old(new_ring, b), APR_EINVAL);  /* current */
+    ck_assert_int_eq(b2c_seal_ring_add_old(new_ring, a),
+                     APR_EINVAL); /* twice */
+    ck_assert_int_eq(b2c_seal_ring_add_old(new_ring, b),
+                     APR_EINVAL); /* current */
     seal(old_ring, CTX, "old", &blob, &len);
-    ck_assert_int_eq(open_(new_ring, CTX, blob, len, &plain, &plen), B2C_SEAL_OK);
+    ck_assert_int_eq(open_(new_ring, CTX, blob, len, &plain, &plen),
+                     B2C_SEAL_OK);
     ck_assert_str_eq(plain, "old");
     /* the new ring seals with the current key, which the old ring lacks */
     seal(new_ring, CTX, "new", &blob_new, &len_new);
     ck_assert(memcmp(blob_new + 1, blob + 1, B2C_SEAL_KEY_ID_LEN) != 0);
-    ck_assert_int_eq(open_(b_only, CTX, blob_new, len_new, &plain, &plen), B2C_SEAL_OK);
+    ck_assert_int_eq(open_(b_only, CTX, blob_new, len_new, &plain, &plen),
+                     B2C_SEAL_OK);
     ck_assert_int_eq(open_(old_ring, CTX, blob_new, len_new, &plain, &plen),
                      B2C_SEAL_UNKNOWN_KEY);
-    ck_assert_int_eq(open_(b_only, CTX, blob, len, &plain, &plen), B2C_SEAL_UNKNOWN_KEY);
+    ck_assert_int_eq(open_(b_only, CTX, blob, len, &plain, &plen),
+                     B2C_SEAL_UNKNOWN_KEY);
 }
 END_TEST
 
@@ -202,9 +219,12 @@ START_TEST(key_from_bytes_bounds)
     static char big[B2C_SEAL_MAX_SECRET + 1];
     b2c_seal_key_t *k;
 
-    ck_assert_int_eq(b2c_seal_key_from_bytes(ut_pool, SECRET_A, 31, &k), APR_EINVAL);
-    ck_assert_int_eq(b2c_seal_key_from_bytes(ut_pool, SECRET_A, 32, &k), APR_SUCCESS);
-    ck_assert_int_eq(b2c_seal_key_from_bytes(ut_pool, big, sizeof(big), &k), APR_EINVAL);
+    ck_assert_int_eq(b2c_seal_key_from_bytes(ut_pool, SECRET_A, 31, &k),
+                     APR_EINVAL);
+    ck_assert_int_eq(b2c_seal_key_from_bytes(ut_pool, SECRET_A, 32, &k),
+                     APR_SUCCESS);
+    ck_assert_int_eq(b2c_seal_key_from_bytes(ut_pool, big, sizeof(big), &k),
+                     APR_EINVAL);
     ck_assert_int_eq(b2c_seal_key_from_bytes(ut_pool, big, sizeof(big) - 1, &k),
                      APR_SUCCESS);
     ck_assert_str_eq(b2c_seal_key_id_hex(ut_pool, key_of(SECRET_A)),
@@ -256,13 +276,18 @@ START_TEST(key_file_good_and_deterministic)
     b2c_seal_key_t *k1, *k2, *k3;
     const char *err = NULL, *warn = "x";
 
-    ck_assert_int_eq(b2c_seal_key_load(ut_pool, path, &k1, &err, &warn), APR_SUCCESS);
+    ck_assert_int_eq(b2c_seal_key_load(ut_pool, path, &k1, &err, &warn),
+                     APR_SUCCESS);
     ck_assert_ptr_null(warn);
-    ck_assert_int_eq(b2c_seal_key_load(ut_pool, path, &k2, &err, NULL), APR_SUCCESS);
+    ck_assert_int_eq(b2c_seal_key_load(ut_pool, path, &k2, &err, NULL),
+                     APR_SUCCESS);
     /* the trailing newline is not part of the secret */
-    ck_assert_int_eq(b2c_seal_key_load(ut_pool, path2, &k3, &err, NULL), APR_SUCCESS);
-    ck_assert_str_eq(b2c_seal_key_id_hex(ut_pool, k1), b2c_seal_key_id_hex(ut_pool, k2));
-    ck_assert_str_eq(b2c_seal_key_id_hex(ut_pool, k1), b2c_seal_key_id_hex(ut_pool, k3));
+    ck_assert_int_eq(b2c_seal_key_load(ut_pool, path2, &k3, &err, NULL),
+                     APR_SUCCESS);
+    ck_assert_str_eq(b2c_seal_key_id_hex(ut_pool, k1),
+                     b2c_seal_key_id_hex(ut_pool, k2));
+    ck_assert_str_eq(b2c_seal_key_id_hex(ut_pool, k1),
+                     b2c_seal_key_id_hex(ut_pool, k3));
     /* same file, same key: one server seals, another opens */
     {
         b2c_seal_ring_t *r1 = b2c_seal_ring_make(ut_pool, k1);
@@ -275,12 +300,16 @@ START_TEST(key_file_good_and_deterministic)
         ck_assert_int_eq(open_(r2, CTX, blob, len, &plain, &plen), B2C_SEAL_OK);
     }
     /* a CRLF from an editor goes too */
-    path2 = put_file("k3", "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq8w=\r\n", 46, 0600);
-    ck_assert_int_eq(b2c_seal_key_load(ut_pool, path2, &k3, &err, NULL), APR_SUCCESS);
-    ck_assert_str_eq(b2c_seal_key_id_hex(ut_pool, k1), b2c_seal_key_id_hex(ut_pool, k3));
+    path2 = put_file("k3", "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq8w=\r\n",
+                     46, 0600);
+    ck_assert_int_eq(b2c_seal_key_load(ut_pool, path2, &k3, &err, NULL),
+                     APR_SUCCESS);
+    ck_assert_str_eq(b2c_seal_key_id_hex(ut_pool, k1),
+                     b2c_seal_key_id_hex(ut_pool, k3));
     /* a file others can read loads, with a warning naming it */
     path = put_file("k4", content, strlen(content), 0644);
-    ck_assert_int_eq(b2c_seal_key_load(ut_pool, path, &k1, &err, &warn), APR_SUCCESS);
+    ck_assert_int_eq(b2c_seal_key_load(ut_pool, path, &k1, &err, &warn),
+                     APR_SUCCESS);
     ck_assert_ptr_nonnull(warn);
     ck_assert_ptr_nonnull(strstr(warn, path));
 }
@@ -288,13 +317,14 @@ END_TEST
 
 START_TEST(key_file_refused)
 {
-    const char *secretish = "SECRETSECRETSECRETSECRETSECRET1";   /* 31 bytes */
+    const char *secretish = "SECRETSECRETSECRETSECRETSECRET1"; /* 31 bytes */
     const char *cases[4], *err, *missing;
     b2c_seal_key_t *k;
     int i;
 
     cases[0] = put_file("short", secretish, strlen(secretish), 0600);
-    cases[1] = put_file("short-nl", "SECRETSECRETSECRETSECRETSECRET1\n", 32, 0600);
+    cases[1] =
+        put_file("short-nl", "SECRETSECRETSECRETSECRETSECRET1\n", 32, 0600);
     cases[2] = put_file("empty", "", 0, 0600);
     cases[3] = put_file("newline", "\n", 1, 0600);
     for (i = 0; i < 4; i++) {
@@ -302,22 +332,26 @@ START_TEST(key_file_refused)
         ck_assert_int_ne(b2c_seal_key_load(ut_pool, cases[i], &k, &err, NULL),
                          APR_SUCCESS);
         ck_assert_ptr_nonnull(err);
-        ck_assert_msg(strstr(err, cases[i]) != NULL, "no file name in: %s", err);
+        ck_assert_msg(strstr(err, cases[i]) != NULL, "no file name in: %s",
+                      err);
         ck_assert_msg(strstr(err, "SECRET") == NULL, "content in: %s", err);
     }
     ck_assert_ptr_nonnull(strstr(err, "empty"));
     missing = apr_pstrcat(ut_pool, tmpdir, "/missing", NULL);
-    ck_assert_int_ne(b2c_seal_key_load(ut_pool, missing, &k, &err, NULL), APR_SUCCESS);
+    ck_assert_int_ne(b2c_seal_key_load(ut_pool, missing, &k, &err, NULL),
+                     APR_SUCCESS);
     ck_assert_ptr_nonnull(strstr(err, missing));
     /* a directory */
-    ck_assert_int_eq(b2c_seal_key_load(ut_pool, tmpdir, &k, &err, NULL), APR_EINVAL);
+    ck_assert_int_eq(b2c_seal_key_load(ut_pool, tmpdir, &k, &err, NULL),
+                     APR_EINVAL);
     ck_assert_ptr_nonnull(strstr(err, "not a regular file"));
     /* too large */
     {
         char *big = apr_pcalloc(ut_pool, B2C_SEAL_MAX_SECRET + 2);
         memset(big, 'S', B2C_SEAL_MAX_SECRET + 1);
         cases[0] = put_file("big", big, B2C_SEAL_MAX_SECRET + 1, 0600);
-        ck_assert_int_eq(b2c_seal_key_load(ut_pool, cases[0], &k, &err, NULL), APR_EINVAL);
+        ck_assert_int_eq(b2c_seal_key_load(ut_pool, cases[0], &k, &err, NULL),
+                         APR_EINVAL);
         ck_assert_ptr_nonnull(strstr(err, cases[0]));
         ck_assert_ptr_null(strstr(err, "SSSS"));
     }
@@ -343,7 +377,8 @@ START_TEST(ring_load)
     seal(old, CTX, "by a", &blob, &len);
     ck_assert_int_eq(open_(ring, CTX, blob, len, &plain, &plen), B2C_SEAL_OK);
     seal(ring, CTX, "by b", &blob, &len);
-    ck_assert_int_eq(open_(old, CTX, blob, len, &plain, &plen), B2C_SEAL_UNKNOWN_KEY);
+    ck_assert_int_eq(open_(old, CTX, blob, len, &plain, &plen),
+                     B2C_SEAL_UNKNOWN_KEY);
     /* the same secret twice (a copy of the file) */
     paths[2] = a2;
     ck_assert_int_eq(b2c_seal_ring_load(ut_pool, paths, 3, &ring, &err, &warn),
@@ -359,7 +394,8 @@ START_TEST(status_texts)
     int st;
     for (st = B2C_SEAL_OK; st <= B2C_SEAL_ERROR; st++)
         ck_assert_ptr_nonnull(b2c_seal_status_text((b2c_seal_status_t)st));
-    ck_assert_str_eq(b2c_seal_status_text(B2C_SEAL_FORGED), "authentication failed");
+    ck_assert_str_eq(b2c_seal_status_text(B2C_SEAL_FORGED),
+                     "authentication failed");
 }
 END_TEST
 

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NENT 4
+#define NENT  4
 #define MS(n) apr_time_from_msec(n)
 #define LEASE "b2c:lease:x"
 #define VALUE "b2c:value:x"
@@ -26,7 +26,7 @@ typedef struct {
     fent_t ent[NENT];
     apr_time_t now;
     int sleeps, adopts, works, takes, removes, lease_in_work;
-    long ours;               /* the version we hold; 0: none */
+    long ours; /* the version we hold; 0: none */
     /* the script: 0 means never */
     int publish_at_sleep;    /* another publishes version 2 */
     int drop_lease_at_sleep; /* another's lease goes away */
@@ -87,17 +87,20 @@ static apr_status_t f_get(void *b, const char *key, size_t max, apr_pool_t *p,
     return APR_SUCCESS;
 }
 
-static apr_status_t f_put(void *b, const char *key, const char *val,
-                          size_t len, apr_time_t expiry, apr_pool_t *p)
+static apr_status_t f_put(void *b, const char *key, const char *val, size_t len,
+                          apr_time_t expiry, apr_pool_t *p)
 {
-    (void)b; (void)len; (void)p;
+    (void)b;
+    (void)len;
+    (void)p;
     store(key, val, expiry);
     return APR_SUCCESS;
 }
 
 static apr_status_t f_remove(void *b, const char *key, apr_pool_t *p)
 {
-    (void)b; (void)p;
+    (void)b;
+    (void)p;
     fk.removes++;
     drop(key);
     return APR_SUCCESS;
@@ -106,7 +109,8 @@ static apr_status_t f_remove(void *b, const char *key, apr_pool_t *p)
 static int f_take_lease(void *b, const char *key, apr_time_t expiry,
                         apr_pool_t *p)
 {
-    (void)b; (void)p;
+    (void)b;
+    (void)p;
     fk.takes++;
     if (find(key))
         return 0;
@@ -140,7 +144,8 @@ static int adopt(void *baton, apr_pool_t *p, int waiting)
     size_t len;
     long v;
     apr_time_t until;
-    (void)baton; (void)waiting;
+    (void)baton;
+    (void)waiting;
     fk.adopts++;
     if (f_get(NULL, VALUE, 64, p, &val, &len) != APR_SUCCESS)
         return 0;
@@ -165,7 +170,8 @@ static apr_status_t work(void *baton, apr_pool_t *p)
 
 static apr_status_t work_without_cache(void *baton, apr_pool_t *p)
 {
-    (void)baton; (void)p;
+    (void)baton;
+    (void)p;
     fk.works++;
     return APR_EGENERAL;
 }

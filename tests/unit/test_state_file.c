@@ -15,11 +15,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define CTX_A "keys\nhttps://a.example/v2.0/.well-known/openid-configuration"
-#define CTX_B "keys\nhttps://b.example/v2.0/.well-known/openid-configuration"
+#define CTX_A  "keys\nhttps://a.example/v2.0/.well-known/openid-configuration"
+#define CTX_B  "keys\nhttps://b.example/v2.0/.well-known/openid-configuration"
 #define NAME_A "0a1b2c3d"
 #define NAME_B "4e5f6a7b"
-#define MAX 65536
+#define MAX    65536
 
 static char *dir;
 static b2c_seal_ring_t *ring;
@@ -38,7 +38,8 @@ static void sf_setup(void)
 
 static void sf_teardown(void)
 {
-    char *cmd = apr_psprintf(ut_pool, "chmod -R u+rwx '%s'; rm -rf '%s'", dir, dir);
+    char *cmd =
+        apr_psprintf(ut_pool, "chmod -R u+rwx '%s'; rm -rf '%s'", dir, dir);
     ck_assert_int_eq(system(cmd), 0);
     ut_teardown();
 }
@@ -75,13 +76,13 @@ static apr_status_t wr(const char *name, const char *ctx, const char *text)
     return rv;
 }
 
-static apr_status_t rd(const char *name, const char *ctx, size_t max, char **out,
-                       const char **why)
+static apr_status_t rd(const char *name, const char *ctx, size_t max,
+                       char **out, const char **why)
 {
     size_t len;
     *why = NULL;
-    return b2c_state_file_read(ut_pool, dir, name, (uid_t)-1, ring, ctx, max, out,
-                               &len, why);
+    return b2c_state_file_read(ut_pool, dir, name, (uid_t)-1, ring, ctx, max,
+                               out, &len, why);
 }
 
 static void corrupt(const char *name, long off, int truncate_to)
@@ -89,7 +90,8 @@ static void corrupt(const char *name, long off, int truncate_to)
     const char *path = path_of(name);
     if (truncate_to >= 0) {
         ck_assert_int_eq(truncate(path, truncate_to), 0);
-    } else {
+    }
+    else {
         FILE *f = fopen(path, "r+b");
         int c;
         ck_assert_ptr_nonnull(f);
@@ -166,7 +168,8 @@ START_TEST(truncated_and_altered_refused)
     const char *why;
     long i;
 
-    ck_assert_int_eq(wr(NAME_A, CTX_A, "a payload of some length"), APR_SUCCESS);
+    ck_assert_int_eq(wr(NAME_A, CTX_A, "a payload of some length"),
+                     APR_SUCCESS);
     ck_assert_int_eq(stat(path_of(NAME_A), &st), 0);
     for (i = 0; i < st.st_size; i++) {
         corrupt(NAME_A, i, -1);
@@ -194,7 +197,7 @@ START_TEST(mode_symlink_dir_size)
     ck_assert_str_eq(why, "writable by group or others");
     ck_assert_int_eq(chmod(path_of(NAME_A), 0620), 0);
     ck_assert_int_eq(rd(NAME_A, CTX_A, MAX, &out, &why), APR_EINVAL);
-    ck_assert_int_eq(chmod(path_of(NAME_A), 0644), 0);   /* readable is fine */
+    ck_assert_int_eq(chmod(path_of(NAME_A), 0644), 0); /* readable is fine */
     ck_assert_int_eq(rd(NAME_A, CTX_A, MAX, &out, &why), APR_SUCCESS);
     /* size over max */
     ck_assert_int_eq(rd(NAME_A, CTX_A, 10, &out, &why), APR_EINVAL);
@@ -202,7 +205,8 @@ START_TEST(mode_symlink_dir_size)
     /* a symlink to a good file */
     ck_assert_int_eq(rename(path_of(NAME_A), path_of("real")), 0);
     ck_assert_int_eq(symlink(path_of("real"), path_of(NAME_A)), 0);
-    ck_assert_int_eq(rd(NAME_A, CTX_A, MAX, &out, &why), APR_FROM_OS_ERROR(ELOOP));
+    ck_assert_int_eq(rd(NAME_A, CTX_A, MAX, &out, &why),
+                     APR_FROM_OS_ERROR(ELOOP));
     ck_assert_str_eq(why, "a symbolic link");
     /* a directory */
     ck_assert_int_eq(unlink(path_of(NAME_A)), 0);
@@ -225,12 +229,13 @@ START_TEST(owner_checked)
 
     ck_assert_int_eq(wr(NAME_A, CTX_A, "payload"), APR_SUCCESS);
     if (geteuid() != 0)
-        return;   /* only root can give a file away */
+        return; /* only root can give a file away */
     ck_assert_int_eq(chown(path_of(NAME_A), 12345, 12345), 0);
     ck_assert_int_eq(rd(NAME_A, CTX_A, MAX, &out, &why), APR_EINVAL);
     ck_assert_str_eq(why, "owned by another user");
-    ck_assert_int_eq(b2c_state_file_read(ut_pool, dir, NAME_A, 12345, ring, CTX_A, MAX,
-                                         &out, &len, &why), APR_SUCCESS);
+    ck_assert_int_eq(b2c_state_file_read(ut_pool, dir, NAME_A, 12345, ring,
+                                         CTX_A, MAX, &out, &len, &why),
+                     APR_SUCCESS);
     ck_assert_str_eq(out, "payload");
 }
 END_TEST
@@ -267,19 +272,22 @@ START_TEST(failed_write_leaves_nothing)
     ck_assert_int_eq(dir_entries(), 1);
     ck_assert_int_eq(rd(NAME_A, CTX_A, MAX, &out, &why), APR_EINVAL);
     /* a missing directory, and a symlink as the directory */
-    ck_assert_int_ne(b2c_state_file_write(ut_pool, path_of("nope"), NAME_A, ring, CTX_A,
-                                          "x", 1, &why), APR_SUCCESS);
+    ck_assert_int_ne(b2c_state_file_write(ut_pool, path_of("nope"), NAME_A,
+                                          ring, CTX_A, "x", 1, &why),
+                     APR_SUCCESS);
     ck_assert_int_eq(symlink(dir, path_of("link")), 0);
-    ck_assert_int_ne(b2c_state_file_write(ut_pool, path_of("link"), NAME_B, ring, CTX_A,
-                                          "x", 1, &why), APR_SUCCESS);
+    ck_assert_int_ne(b2c_state_file_write(ut_pool, path_of("link"), NAME_B,
+                                          ring, CTX_A, "x", 1, &why),
+                     APR_SUCCESS);
     ck_assert_str_eq(why, "cannot open the state directory");
     ck_assert_int_eq(dir_entries(), 2);
     /* nor is a file read through a symlinked directory */
     ck_assert_int_eq(wr(NAME_B, CTX_A, "payload"), APR_SUCCESS);
     {
         size_t len;
-        ck_assert_int_ne(b2c_state_file_read(ut_pool, path_of("link"), NAME_B, (uid_t)-1,
-                                             ring, CTX_A, MAX, &out, &len, &why),
+        ck_assert_int_ne(b2c_state_file_read(ut_pool, path_of("link"), NAME_B,
+                                             (uid_t)-1, ring, CTX_A, MAX, &out,
+                                             &len, &why),
                          APR_SUCCESS);
         ck_assert_str_eq(why, "cannot open the state directory");
     }
@@ -299,15 +307,19 @@ START_TEST(dir_check)
     const char *why;
 
     ck_assert_int_eq(chmod(dir, 0700), 0);
-    ck_assert_int_eq(b2c_state_dir_check(ut_pool, dir, (uid_t)-1, &why), APR_SUCCESS);
+    ck_assert_int_eq(b2c_state_dir_check(ut_pool, dir, (uid_t)-1, &why),
+                     APR_SUCCESS);
     ck_assert_int_eq(chmod(dir, 0777), 0);
-    ck_assert_int_eq(b2c_state_dir_check(ut_pool, dir, (uid_t)-1, &why), APR_EINVAL);
+    ck_assert_int_eq(b2c_state_dir_check(ut_pool, dir, (uid_t)-1, &why),
+                     APR_EINVAL);
     ck_assert_int_eq(chmod(dir, 0700), 0);
     ck_assert_int_eq(symlink(dir, path_of("link")), 0);
-    ck_assert_int_eq(b2c_state_dir_check(ut_pool, path_of("link"), (uid_t)-1, &why),
-                     APR_EINVAL);
-    ck_assert_int_ne(b2c_state_dir_check(ut_pool, path_of("none"), (uid_t)-1, &why),
-                     APR_SUCCESS);
+    ck_assert_int_eq(
+        b2c_state_dir_check(ut_pool, path_of("link"), (uid_t)-1, &why),
+        APR_EINVAL);
+    ck_assert_int_ne(
+        b2c_state_dir_check(ut_pool, path_of("none"), (uid_t)-1, &why),
+        APR_SUCCESS);
 }
 END_TEST
 
@@ -315,32 +327,39 @@ END_TEST
 
 START_TEST(keys_entry)
 {
-    b2c_keys_entry_t in = { UT_NOW - 10, "https://a.example/m", "https://iss/v2.0",
-                            "{\"keys\":[]}\n" };
+    b2c_keys_entry_t in = { UT_NOW - 10, "https://a.example/m",
+                            "https://iss/v2.0", "{\"keys\":[]}\n" };
     b2c_keys_entry_t out;
     char *buf;
     size_t len;
     const char *why;
 
-    ck_assert_int_eq(b2c_keys_entry_pack(ut_pool, &in, &buf, &len), APR_SUCCESS);
-    ck_assert_str_eq(buf, "b2c1 keys\n1699999990\nhttps://a.example/m\nhttps://iss/v2.0\n"
-                          "{\"keys\":[]}\n");
-    ck_assert_int_eq(b2c_keys_entry_unpack(ut_pool, buf, len, UT_NOW, in.url, &out, &why),
+    ck_assert_int_eq(b2c_keys_entry_pack(ut_pool, &in, &buf, &len),
                      APR_SUCCESS);
+    ck_assert_str_eq(
+        buf, "b2c1 keys\n1699999990\nhttps://a.example/m\nhttps://iss/v2.0\n"
+             "{\"keys\":[]}\n");
+    ck_assert_int_eq(
+        b2c_keys_entry_unpack(ut_pool, buf, len, UT_NOW, in.url, &out, &why),
+        APR_SUCCESS);
     ck_assert(out.fetched == in.fetched);
     ck_assert_str_eq(out.issuer, in.issuer);
     ck_assert_str_eq(out.jwks, in.jwks);
-    ck_assert_int_eq(b2c_keys_entry_unpack(ut_pool, buf, len, UT_NOW, NULL, &out, &why),
-                     APR_SUCCESS);
-    ck_assert_int_eq(b2c_keys_entry_unpack(ut_pool, buf, len, UT_NOW, "https://b/", &out,
-                                           &why), APR_EINVAL);
+    ck_assert_int_eq(
+        b2c_keys_entry_unpack(ut_pool, buf, len, UT_NOW, NULL, &out, &why),
+        APR_SUCCESS);
+    ck_assert_int_eq(b2c_keys_entry_unpack(ut_pool, buf, len, UT_NOW,
+                                           "https://b/", &out, &why),
+                     APR_EINVAL);
     ck_assert_str_eq(why, "another metadata URL");
     /* fetched in the future by more than a minute */
-    ck_assert_int_eq(b2c_keys_entry_unpack(ut_pool, buf, len, UT_NOW - 71, NULL, &out, &why),
-                     APR_EINVAL);
+    ck_assert_int_eq(
+        b2c_keys_entry_unpack(ut_pool, buf, len, UT_NOW - 71, NULL, &out, &why),
+        APR_EINVAL);
     ck_assert_str_eq(why, "bad fetch time");
-    ck_assert_int_eq(b2c_keys_entry_unpack(ut_pool, buf, len, UT_NOW - 69, NULL, &out, &why),
-                     APR_SUCCESS);
+    ck_assert_int_eq(
+        b2c_keys_entry_unpack(ut_pool, buf, len, UT_NOW - 69, NULL, &out, &why),
+        APR_SUCCESS);
     /* what cannot be packed */
     in.issuer = "bad\nissuer";
     ck_assert_int_eq(b2c_keys_entry_pack(ut_pool, &in, &buf, &len), APR_EINVAL);
@@ -365,8 +384,9 @@ START_TEST(keys_entry)
         };
         size_t i;
         for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-            ck_assert_msg(b2c_keys_entry_unpack(ut_pool, bad[i], strlen(bad[i]), UT_NOW,
-                                                NULL, &out, &why) == APR_EINVAL,
+            ck_assert_msg(b2c_keys_entry_unpack(ut_pool, bad[i], strlen(bad[i]),
+                                                UT_NOW, NULL, &out, &why)
+                              == APR_EINVAL,
                           "accepted case %zu", i);
     }
 }
@@ -379,32 +399,39 @@ START_TEST(ctoken_entry)
     size_t len;
     const char *why;
 
-    ck_assert_int_eq(b2c_ctoken_entry_pack(ut_pool, &in, &buf, &len), APR_SUCCESS);
-    ck_assert_str_eq(buf, "b2c1 ctoken\n1699999900\n3600\neyJ0.eyJ1.c2ln");
-    ck_assert_int_eq(b2c_ctoken_entry_unpack(ut_pool, buf, len, UT_NOW, &out, &why),
+    ck_assert_int_eq(b2c_ctoken_entry_pack(ut_pool, &in, &buf, &len),
                      APR_SUCCESS);
+    ck_assert_str_eq(buf, "b2c1 ctoken\n1699999900\n3600\neyJ0.eyJ1.c2ln");
+    ck_assert_int_eq(
+        b2c_ctoken_entry_unpack(ut_pool, buf, len, UT_NOW, &out, &why),
+        APR_SUCCESS);
     ck_assert(out.obtained == in.obtained && out.lifetime == 3600);
     ck_assert_str_eq(out.token, in.token);
     /* expired at obtained + lifetime */
-    ck_assert_int_eq(b2c_ctoken_entry_unpack(ut_pool, buf, len, UT_NOW + 3500, &out, &why),
-                     APR_EINVAL);
+    ck_assert_int_eq(
+        b2c_ctoken_entry_unpack(ut_pool, buf, len, UT_NOW + 3500, &out, &why),
+        APR_EINVAL);
     ck_assert_str_eq(why, "expired");
-    ck_assert_int_eq(b2c_ctoken_entry_unpack(ut_pool, buf, len, UT_NOW + 3499, &out, &why),
-                     APR_SUCCESS);
+    ck_assert_int_eq(
+        b2c_ctoken_entry_unpack(ut_pool, buf, len, UT_NOW + 3499, &out, &why),
+        APR_SUCCESS);
     /* bounds on pack */
     in.lifetime = 0;
-    ck_assert_int_eq(b2c_ctoken_entry_pack(ut_pool, &in, &buf, &len), APR_EINVAL);
+    ck_assert_int_eq(b2c_ctoken_entry_pack(ut_pool, &in, &buf, &len),
+                     APR_EINVAL);
     in.lifetime = B2C_STATE_MAX_LIFETIME + 1;
-    ck_assert_int_eq(b2c_ctoken_entry_pack(ut_pool, &in, &buf, &len), APR_EINVAL);
+    ck_assert_int_eq(b2c_ctoken_entry_pack(ut_pool, &in, &buf, &len),
+                     APR_EINVAL);
     in.lifetime = 60;
     in.token = "two words";
-    ck_assert_int_eq(b2c_ctoken_entry_pack(ut_pool, &in, &buf, &len), APR_EINVAL);
+    ck_assert_int_eq(b2c_ctoken_entry_pack(ut_pool, &in, &buf, &len),
+                     APR_EINVAL);
     {
         static const char *bad[] = {
             "b2c1 ctoken\n1699999900\n0\ntok",
             "b2c1 ctoken\n1699999900\n-1\ntok",
             "b2c1 ctoken\n1699999900\n31708801\ntok",
-            "b2c1 ctoken\n1700000061\n3600\ntok",       /* future */
+            "b2c1 ctoken\n1700000061\n3600\ntok", /* future */
             "b2c1 ctoken\n0\n3600\ntok",
             "b2c1 ctoken\n1699999900\n3600\n",
             "b2c1 ctoken\n1699999900\n3600\ntok en",
@@ -415,8 +442,10 @@ START_TEST(ctoken_entry)
         };
         size_t i;
         for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-            ck_assert_msg(b2c_ctoken_entry_unpack(ut_pool, bad[i], strlen(bad[i]), UT_NOW,
-                                                  &out, &why) == APR_EINVAL,
+            ck_assert_msg(b2c_ctoken_entry_unpack(ut_pool, bad[i],
+                                                  strlen(bad[i]), UT_NOW, &out,
+                                                  &why)
+                              == APR_EINVAL,
                           "accepted case %zu", i);
     }
 }
@@ -429,14 +458,17 @@ START_TEST(token_state_end_to_end)
     size_t len, glen;
     const char *why;
 
-    ck_assert_int_eq(b2c_ctoken_entry_pack(ut_pool, &in, &buf, &len), APR_SUCCESS);
-    ck_assert_int_eq(b2c_state_file_write(ut_pool, dir, NAME_A, ring, "client api",
-                                          buf, len, &why), APR_SUCCESS);
+    ck_assert_int_eq(b2c_ctoken_entry_pack(ut_pool, &in, &buf, &len),
+                     APR_SUCCESS);
+    ck_assert_int_eq(b2c_state_file_write(ut_pool, dir, NAME_A, ring,
+                                          "client api", buf, len, &why),
+                     APR_SUCCESS);
     ck_assert_int_eq(b2c_state_file_read(ut_pool, dir, NAME_A, (uid_t)-1, ring,
                                          "client api", MAX, &got, &glen, &why),
                      APR_SUCCESS);
-    ck_assert_int_eq(b2c_ctoken_entry_unpack(ut_pool, got, glen, UT_NOW, &out, &why),
-                     APR_SUCCESS);
+    ck_assert_int_eq(
+        b2c_ctoken_entry_unpack(ut_pool, got, glen, UT_NOW, &out, &why),
+        APR_SUCCESS);
     ck_assert_str_eq(out.token, in.token);
 }
 END_TEST

@@ -24,9 +24,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define SECRET "a+b c&d=e~%"
+#define SECRET    "a+b c&d=e~%"
 #define CLIENT_ID "11111111-2222-3333-4444-555555555555"
-#define ENDPOINT "https://login.microsoftonline.com/tenant/oauth2/v2.0/token"
+#define ENDPOINT  "https://login.microsoftonline.com/tenant/oauth2/v2.0/token"
 
 /* ---------------------------------------------------------------------
  * helpers
@@ -60,8 +60,10 @@ static b2c_token_request_t secret_request(b2c_client_auth_t auth)
 
 static int hexval(char c)
 {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
     return -1; /* lower-case hex is not what we emit */
 }
 
@@ -92,9 +94,9 @@ static char *form_field(const char *form, const char *name)
                     v += 2;
                 }
                 else {
-                    ck_assert_msg(strchr("-._~", *v) || (*v >= '0' && *v <= '9') ||
-                                      (*v >= 'A' && *v <= 'Z') ||
-                                      (*v >= 'a' && *v <= 'z'),
+                    ck_assert_msg(strchr("-._~", *v) || (*v >= '0' && *v <= '9')
+                                      || (*v >= 'A' && *v <= 'Z')
+                                      || (*v >= 'a' && *v <= 'z'),
                                   "unencoded byte 0x%02x", (unsigned char)*v);
                     *o++ = *v;
                 }
@@ -115,7 +117,8 @@ static json_t *decode_part(const char *part, size_t len)
     size_t raw_len;
     json_t *j;
 
-    ck_assert_int_eq(b2c_b64url_decode(ut_pool, part, len, &raw, &raw_len), APR_SUCCESS);
+    ck_assert_int_eq(b2c_b64url_decode(ut_pool, part, len, &raw, &raw_len),
+                     APR_SUCCESS);
     j = json_loadb((const char *)raw, raw_len, JSON_REJECT_DUPLICATES, NULL);
     ck_assert_ptr_nonnull(j);
     return j;
@@ -168,7 +171,8 @@ static X509 *make_cert(EVP_PKEY *key)
     X509_set_pubkey(x, key);
     name = X509_get_subject_name(x);
     X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                               (const unsigned char *)"mod_b2c unit test", -1, -1, 0);
+                               (const unsigned char *)"mod_b2c unit test", -1,
+                               -1, 0);
     X509_set_issuer_name(x, name);
     ck_assert_int_gt(X509_sign(x, key, EVP_sha256()), 0);
     return x;
@@ -189,7 +193,8 @@ static const char *write_pem(const char *name, X509 *cert, EVP_PKEY *key,
         ck_assert_int_eq(PEM_write_bio_PrivateKey(
                              bio, key, passphrase ? EVP_aes_256_cbc() : NULL,
                              (unsigned char *)passphrase,
-                             passphrase ? (int)strlen(passphrase) : 0, NULL, NULL),
+                             passphrase ? (int)strlen(passphrase) : 0, NULL,
+                             NULL),
                          1);
     BIO_free(bio);
     return path;
@@ -226,7 +231,8 @@ static b2c_client_cert_t *load_good_cert(X509 **x_out)
     b2c_client_cert_t *cert = NULL;
     const char *err = NULL;
 
-    ck_assert_msg(b2c_client_cert_load(ut_pool, cf, kf, &cert, &err) == APR_SUCCESS,
+    ck_assert_msg(b2c_client_cert_load(ut_pool, cf, kf, &cert, &err)
+                      == APR_SUCCESS,
                   "load: %s", err);
     ck_assert_ptr_nonnull(cert);
     if (x_out)
@@ -245,8 +251,9 @@ START_TEST(form_secret_post)
     b2c_token_request_t req = secret_request(B2C_CLIENT_AUTH_SECRET_POST);
     const char *form, *basic, *err;
 
-    ck_assert_int_eq(b2c_token_request_form(ut_pool, &req, UT_NOW, &form, &basic, &err),
-                     APR_SUCCESS);
+    ck_assert_int_eq(
+        b2c_token_request_form(ut_pool, &req, UT_NOW, &form, &basic, &err),
+        APR_SUCCESS);
     ck_assert_str_eq(form, "grant_type=client_credentials&client_id=" CLIENT_ID
                            "&scope=api%3A%2F%2Fx%2F.default"
                            "&client_secret=a%2Bb+c%26d%3De~%25");
@@ -267,8 +274,9 @@ START_TEST(form_encodes_every_byte)
     all[255] = '\0';
     req.secret = all;
     req.client_id = "id with space/&=+%?#";
-    ck_assert_int_eq(b2c_token_request_form(ut_pool, &req, UT_NOW, &form, &basic, &err),
-                     APR_SUCCESS);
+    ck_assert_int_eq(
+        b2c_token_request_form(ut_pool, &req, UT_NOW, &form, &basic, &err),
+        APR_SUCCESS);
     ck_assert_str_eq(form_field(form, "client_secret"), all);
     ck_assert_str_eq(form_field(form, "client_id"), req.client_id);
     ck_assert_str_eq(form_field(form, "grant_type"), "client_credentials");
@@ -280,34 +288,41 @@ START_TEST(form_scopes)
 {
     b2c_token_request_t req = secret_request(B2C_CLIENT_AUTH_SECRET_POST);
     const char *form, *basic, *err;
-    const char *bad[] = { "", "a b", "tab\there", "quote\"", "back\\slash",
-                          "caf\xc3\xa9", "new\nline" };
+    const char *bad[] = { "",         "a b",         "tab\there",
+                          "quote\"",  "back\\slash", "caf\xc3\xa9",
+                          "new\nline" };
     size_t i;
 
-    req.scopes = scopes("https://graph.microsoft.com/.default", "offline_access", NULL);
-    ck_assert_int_eq(b2c_token_request_form(ut_pool, &req, UT_NOW, &form, &basic, &err),
-                     APR_SUCCESS);
-    ck_assert_ptr_nonnull(strstr(form, "&scope=https%3A%2F%2Fgraph.microsoft.com%2F"
-                                       ".default+offline_access&"));
+    req.scopes =
+        scopes("https://graph.microsoft.com/.default", "offline_access", NULL);
+    ck_assert_int_eq(
+        b2c_token_request_form(ut_pool, &req, UT_NOW, &form, &basic, &err),
+        APR_SUCCESS);
+    ck_assert_ptr_nonnull(strstr(form,
+                                 "&scope=https%3A%2F%2Fgraph.microsoft.com%2F"
+                                 ".default+offline_access&"));
     ck_assert_str_eq(form_field(form, "scope"),
                      "https://graph.microsoft.com/.default offline_access");
 
     /* scope is optional in RFC 6749 §4.4.2 */
     req.scopes = NULL;
-    ck_assert_int_eq(b2c_token_request_form(ut_pool, &req, UT_NOW, &form, &basic, &err),
-                     APR_SUCCESS);
+    ck_assert_int_eq(
+        b2c_token_request_form(ut_pool, &req, UT_NOW, &form, &basic, &err),
+        APR_SUCCESS);
     ck_assert_ptr_null(form_field(form, "scope"));
     req.scopes = scopes(NULL);
-    ck_assert_int_eq(b2c_token_request_form(ut_pool, &req, UT_NOW, &form, &basic, &err),
-                     APR_SUCCESS);
+    ck_assert_int_eq(
+        b2c_token_request_form(ut_pool, &req, UT_NOW, &form, &basic, &err),
+        APR_SUCCESS);
     ck_assert_ptr_null(form_field(form, "scope"));
 
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         req.scopes = scopes("ok", bad[i], NULL);
         err = NULL;
-        ck_assert_msg(b2c_token_request_form(ut_pool, &req, UT_NOW, &form, &basic,
-                                             &err) == APR_EINVAL,
-                      "accepted scope %zu", i);
+        ck_assert_msg(
+            b2c_token_request_form(ut_pool, &req, UT_NOW, &form, &basic, &err)
+                == APR_EINVAL,
+            "accepted scope %zu", i);
         ck_assert_ptr_null(form);
         ck_assert_ptr_nonnull(strstr(err, "scope number 2"));
         ck_assert_ptr_null(strstr(err, SECRET));
@@ -323,11 +338,13 @@ START_TEST(form_secret_basic)
     int n;
 
     req.client_id = "id:x";
-    ck_assert_int_eq(b2c_token_request_form(ut_pool, &req, UT_NOW, &form, &basic, &err),
-                     APR_SUCCESS);
+    ck_assert_int_eq(
+        b2c_token_request_form(ut_pool, &req, UT_NOW, &form, &basic, &err),
+        APR_SUCCESS);
     /* RFC 6749 §2.3.1: form-encode both, then "id:secret" in base64 */
     ck_assert_str_eq(basic, "Basic aWQlM0F4OmElMkJiK2MlMjZkJTNEZX4lMjU=");
-    n = EVP_DecodeBlock(dec, (const unsigned char *)basic + 6, (int)strlen(basic + 6));
+    n = EVP_DecodeBlock(dec, (const unsigned char *)basic + 6,
+                        (int)strlen(basic + 6));
     ck_assert_int_eq(n, 27); /* 26 bytes + one padding zero */
     ck_assert_mem_eq(dec, "id%3Ax:a%2Bb+c%26d%3De~%25", 26);
     ck_assert_str_eq(form, "grant_type=client_credentials&client_id=id%3Ax"
@@ -342,36 +359,43 @@ START_TEST(form_missing_parts)
     const char *form, *basic, *err;
     int auth;
 
-    for (auth = B2C_CLIENT_AUTH_SECRET_POST; auth <= B2C_CLIENT_AUTH_SECRET_BASIC; auth++) {
+    for (auth = B2C_CLIENT_AUTH_SECRET_POST;
+         auth <= B2C_CLIENT_AUTH_SECRET_BASIC; auth++) {
         req = secret_request((b2c_client_auth_t)auth);
         req.secret = NULL;
-        ck_assert_int_eq(b2c_token_request_form(ut_pool, &req, UT_NOW, &form, &basic,
-                                                &err), APR_EINVAL);
+        ck_assert_int_eq(
+            b2c_token_request_form(ut_pool, &req, UT_NOW, &form, &basic, &err),
+            APR_EINVAL);
         ck_assert_str_eq(err, "no client secret");
         req.secret = "";
-        ck_assert_int_eq(b2c_token_request_form(ut_pool, &req, UT_NOW, &form, &basic,
-                                                &err), APR_EINVAL);
+        ck_assert_int_eq(
+            b2c_token_request_form(ut_pool, &req, UT_NOW, &form, &basic, &err),
+            APR_EINVAL);
         ck_assert_ptr_null(form);
         ck_assert_ptr_null(basic);
     }
     req = secret_request(B2C_CLIENT_AUTH_SECRET_POST);
     req.client_id = NULL;
-    ck_assert_int_eq(b2c_token_request_form(ut_pool, &req, UT_NOW, &form, &basic, &err),
-                     APR_EINVAL);
+    ck_assert_int_eq(
+        b2c_token_request_form(ut_pool, &req, UT_NOW, &form, &basic, &err),
+        APR_EINVAL);
     ck_assert_str_eq(err, "no client id");
     req.client_id = "";
-    ck_assert_int_eq(b2c_token_request_form(ut_pool, &req, UT_NOW, &form, &basic, &err),
-                     APR_EINVAL);
+    ck_assert_int_eq(
+        b2c_token_request_form(ut_pool, &req, UT_NOW, &form, &basic, &err),
+        APR_EINVAL);
 
     req = secret_request(B2C_CLIENT_AUTH_PRIVATE_KEY_JWT); /* no cert */
-    ck_assert_int_eq(b2c_token_request_form(ut_pool, &req, UT_NOW, &form, &basic, &err),
-                     APR_EINVAL);
+    ck_assert_int_eq(
+        b2c_token_request_form(ut_pool, &req, UT_NOW, &form, &basic, &err),
+        APR_EINVAL);
     ck_assert_ptr_nonnull(err);
     ck_assert_ptr_null(strstr(err, SECRET));
 
     req = secret_request((b2c_client_auth_t)42);
-    ck_assert_int_eq(b2c_token_request_form(ut_pool, &req, UT_NOW, &form, &basic, &err),
-                     APR_EINVAL);
+    ck_assert_int_eq(
+        b2c_token_request_form(ut_pool, &req, UT_NOW, &form, &basic, &err),
+        APR_EINVAL);
     ck_assert_ptr_null(form);
 }
 END_TEST
@@ -394,21 +418,25 @@ START_TEST(cert_load_ok)
 
     /* one file with both: key_file NULL or the same file */
     combined = write_pem("both.pem", x, tk_rsa2048, NULL);
-    ck_assert_msg(b2c_client_cert_load(ut_pool, combined, NULL, &both, &err) ==
-                      APR_SUCCESS, "%s", err);
+    ck_assert_msg(b2c_client_cert_load(ut_pool, combined, NULL, &both, &err)
+                      == APR_SUCCESS,
+                  "%s", err);
     ck_assert_str_eq(both->x5t, cert->x5t);
-    ck_assert_msg(b2c_client_cert_load(ut_pool, combined, combined, &both, &err) ==
-                      APR_SUCCESS, "%s", err);
+    ck_assert_msg(b2c_client_cert_load(ut_pool, combined, combined, &both, &err)
+                      == APR_SUCCESS,
+                  "%s", err);
     X509_free(x);
 }
 END_TEST
 
-static void expect_load_error(const char *cf, const char *kf, const char *needle)
+static void expect_load_error(const char *cf, const char *kf,
+                              const char *needle)
 {
     b2c_client_cert_t *cert = (b2c_client_cert_t *)1;
     const char *err = NULL;
 
-    ck_assert_int_eq(b2c_client_cert_load(ut_pool, cf, kf, &cert, &err), APR_EINVAL);
+    ck_assert_int_eq(b2c_client_cert_load(ut_pool, cf, kf, &cert, &err),
+                     APR_EINVAL);
     ck_assert_ptr_null(cert);
     ck_assert_ptr_nonnull(err);
     ck_assert_msg(strstr(err, needle) != NULL, "'%s' not in '%s'", needle, err);
@@ -428,9 +456,10 @@ START_TEST(cert_load_errors)
     const char *ec_cert = write_pem("ec.pem", ec, NULL, NULL);
     const char *ec_key = write_pem("ec.key", NULL, tk_ec256, NULL);
     const char *enc_key = write_pem("enc.key", NULL, tk_rsa2048, "passphrase");
-    const char *garbage = write_text("garbage.pem", "-----BEGIN CERTIFICATE-----\n"
-                                                    "bm90IGEgY2VydA==\n"
-                                                    "-----END CERTIFICATE-----\n");
+    const char *garbage =
+        write_text("garbage.pem", "-----BEGIN CERTIFICATE-----\n"
+                                  "bm90IGEgY2VydA==\n"
+                                  "-----END CERTIFICATE-----\n");
     const char *empty = write_text("empty.pem", "");
     const char *missing = apr_pstrcat(ut_pool, tmpdir, "/missing.pem", NULL);
 
@@ -471,19 +500,25 @@ static json_t *check_assertion(const char *jwt, const b2c_client_cert_t *cert)
 
     header = decode_part(jwt, (size_t)(dot1 - jwt));
     ck_assert_uint_eq(json_object_size(header), 4);
-    ck_assert_str_eq(json_string_value(json_object_get(header, "alg")), "RS256");
+    ck_assert_str_eq(json_string_value(json_object_get(header, "alg")),
+                     "RS256");
     ck_assert_str_eq(json_string_value(json_object_get(header, "typ")), "JWT");
-    ck_assert_str_eq(json_string_value(json_object_get(header, "x5t")), cert->x5t);
+    ck_assert_str_eq(json_string_value(json_object_get(header, "x5t")),
+                     cert->x5t);
     ck_assert_str_eq(json_string_value(json_object_get(header, "x5t#S256")),
                      cert->x5t_s256);
     json_decref(header);
 
-    ck_assert_int_eq(b2c_b64url_decode(ut_pool, dot2 + 1, strlen(dot2 + 1), &sig,
-                                       &sig_len), APR_SUCCESS);
+    ck_assert_int_eq(
+        b2c_b64url_decode(ut_pool, dot2 + 1, strlen(dot2 + 1), &sig, &sig_len),
+        APR_SUCCESS);
     ck_assert_uint_eq(sig_len, 256);
-    ck_assert_int_eq(EVP_DigestVerifyInit(mctx, NULL, EVP_sha256(), NULL, tk_rsa2048), 1);
-    ck_assert_int_eq(EVP_DigestVerify(mctx, sig, sig_len, (const unsigned char *)jwt,
-                                      (size_t)(dot2 - jwt)), 1);
+    ck_assert_int_eq(
+        EVP_DigestVerifyInit(mctx, NULL, EVP_sha256(), NULL, tk_rsa2048), 1);
+    ck_assert_int_eq(EVP_DigestVerify(mctx, sig, sig_len,
+                                      (const unsigned char *)jwt,
+                                      (size_t)(dot2 - jwt)),
+                     1);
     EVP_MD_CTX_free(mctx);
 
     claims = decode_part(dot1 + 1, (size_t)(dot2 - dot1 - 1));
@@ -514,10 +549,13 @@ START_TEST(assertion_structure)
     const char *a1, *a2, *err;
     json_t *c1, *c2;
 
-    ck_assert_msg(b2c_client_assertion(ut_pool, cert, CLIENT_ID, ENDPOINT, UT_NOW, &a1,
-                                       &err) == APR_SUCCESS, "%s", err);
-    ck_assert_int_eq(b2c_client_assertion(ut_pool, cert, CLIENT_ID, ENDPOINT, UT_NOW,
-                                          &a2, &err), APR_SUCCESS);
+    ck_assert_msg(b2c_client_assertion(ut_pool, cert, CLIENT_ID, ENDPOINT,
+                                       UT_NOW, &a1, &err)
+                      == APR_SUCCESS,
+                  "%s", err);
+    ck_assert_int_eq(b2c_client_assertion(ut_pool, cert, CLIENT_ID, ENDPOINT,
+                                          UT_NOW, &a2, &err),
+                     APR_SUCCESS);
     c1 = check_assertion(a1, cert);
     c2 = check_assertion(a2, cert);
     ck_assert_uint_eq(json_object_size(c1), 7);
@@ -526,8 +564,9 @@ START_TEST(assertion_structure)
     ck_assert_str_eq(json_string_value(json_object_get(c1, "sub")), CLIENT_ID);
     ck_assert_int_eq(json_integer_value(json_object_get(c1, "iat")), UT_NOW);
     ck_assert_int_eq(json_integer_value(json_object_get(c1, "nbf")), UT_NOW);
-    ck_assert_int_eq(json_integer_value(json_object_get(c1, "exp")) -
-                         json_integer_value(json_object_get(c1, "nbf")), 600);
+    ck_assert_int_eq(json_integer_value(json_object_get(c1, "exp"))
+                         - json_integer_value(json_object_get(c1, "nbf")),
+                     600);
     ck_assert(is_uuid_v4(json_string_value(json_object_get(c1, "jti"))));
     ck_assert(is_uuid_v4(json_string_value(json_object_get(c2, "jti"))));
     ck_assert_str_ne(json_string_value(json_object_get(c1, "jti")),
@@ -535,15 +574,21 @@ START_TEST(assertion_structure)
     json_decref(c1);
     json_decref(c2);
 
-    ck_assert_int_eq(b2c_client_assertion(ut_pool, NULL, CLIENT_ID, ENDPOINT, UT_NOW,
-                                          &a1, &err), APR_EINVAL);
+    ck_assert_int_eq(b2c_client_assertion(ut_pool, NULL, CLIENT_ID, ENDPOINT,
+                                          UT_NOW, &a1, &err),
+                     APR_EINVAL);
     ck_assert_ptr_null(a1);
-    ck_assert_int_eq(b2c_client_assertion(ut_pool, cert, "", ENDPOINT, UT_NOW, &a1,
-                                          &err), APR_EINVAL);
-    ck_assert_int_eq(b2c_client_assertion(ut_pool, cert, CLIENT_ID, NULL, UT_NOW, &a1,
-                                          &err), APR_EINVAL);
-    ck_assert_int_eq(b2c_client_assertion(ut_pool, cert, "bad\xff" "utf8", ENDPOINT,
-                                          UT_NOW, &a1, &err), APR_EINVAL);
+    ck_assert_int_eq(
+        b2c_client_assertion(ut_pool, cert, "", ENDPOINT, UT_NOW, &a1, &err),
+        APR_EINVAL);
+    ck_assert_int_eq(
+        b2c_client_assertion(ut_pool, cert, CLIENT_ID, NULL, UT_NOW, &a1, &err),
+        APR_EINVAL);
+    ck_assert_int_eq(b2c_client_assertion(ut_pool, cert,
+                                          "bad\xff"
+                                          "utf8",
+                                          ENDPOINT, UT_NOW, &a1, &err),
+                     APR_EINVAL);
 }
 END_TEST
 
@@ -555,21 +600,26 @@ START_TEST(form_private_key_jwt)
 
     req.secret = NULL;
     req.cert = load_good_cert(NULL);
-    ck_assert_msg(b2c_token_request_form(ut_pool, &req, UT_NOW, &form, &basic, &err) ==
-                      APR_SUCCESS, "%s", err);
+    ck_assert_msg(
+        b2c_token_request_form(ut_pool, &req, UT_NOW, &form, &basic, &err)
+            == APR_SUCCESS,
+        "%s", err);
     ck_assert_ptr_null(basic);
-    ck_assert_ptr_nonnull(strstr(form, "&client_assertion_type=urn%3Aietf%3Aparams%3A"
-                                       "oauth%3Aclient-assertion-type%3Ajwt-bearer&"));
+    ck_assert_ptr_nonnull(
+        strstr(form, "&client_assertion_type=urn%3Aietf%3Aparams%3A"
+                     "oauth%3Aclient-assertion-type%3Ajwt-bearer&"));
     ck_assert_str_eq(form_field(form, "client_id"), CLIENT_ID);
     ck_assert_str_eq(form_field(form, "scope"), "api://x/.default");
     ck_assert_ptr_null(form_field(form, "client_secret"));
     claims = check_assertion(form_field(form, "client_assertion"), req.cert);
-    ck_assert_str_eq(json_string_value(json_object_get(claims, "aud")), ENDPOINT);
+    ck_assert_str_eq(json_string_value(json_object_get(claims, "aud")),
+                     ENDPOINT);
     json_decref(claims);
 
     req.token_endpoint = NULL; /* the assertion needs its audience */
-    ck_assert_int_eq(b2c_token_request_form(ut_pool, &req, UT_NOW, &form, &basic, &err),
-                     APR_EINVAL);
+    ck_assert_int_eq(
+        b2c_token_request_form(ut_pool, &req, UT_NOW, &form, &basic, &err),
+        APR_EINVAL);
 }
 END_TEST
 
@@ -591,8 +641,11 @@ START_TEST(answer_success_v2)
 {
     b2c_token_result_t res;
 
-    parse(200, "{\"token_type\":\"Bearer\",\"expires_in\":3599,\"ext_expires_in\":3599,"
-               "\"access_token\":\"" TOKEN "\"}", NULL, &res);
+    parse(200,
+          "{\"token_type\":\"Bearer\",\"expires_in\":3599,\"ext_expires_in\":"
+          "3599,"
+          "\"access_token\":\"" TOKEN "\"}",
+          NULL, &res);
     ck_assert_int_eq(res.outcome, B2C_FETCH_OK);
     ck_assert_str_eq(res.access_token, TOKEN);
     ck_assert_int_eq(res.expires_in, 3599);
@@ -601,14 +654,17 @@ START_TEST(answer_success_v2)
     ck_assert_ptr_null(res.error_description);
     ck_assert_int_eq(res.retry_after, -1);
 
-    parse(200, "{\"token_type\":\"bearer\",\"expires_in\":1,\"access_token\":\"x\"}",
+    parse(200,
+          "{\"token_type\":\"bearer\",\"expires_in\":1,\"access_token\":\"x\"}",
           NULL, &res);
     ck_assert_int_eq(res.outcome, B2C_FETCH_OK);
     ck_assert_int_eq(res.expires_in, 1);
     ck_assert_str_eq(res.access_token, "x");
 
-    parse(200, "{\"token_type\":\"BEARER\",\"expires_in\":31536000,"
-               "\"access_token\":\"~!#$%&'()*+,-./:;<=>?@[]^_`{|}\"}", NULL, &res);
+    parse(200,
+          "{\"token_type\":\"BEARER\",\"expires_in\":31536000,"
+          "\"access_token\":\"~!#$%&'()*+,-./:;<=>?@[]^_`{|}\"}",
+          NULL, &res);
     ck_assert_int_eq(res.outcome, B2C_FETCH_OK);
     ck_assert_int_eq(res.expires_in, 31536000);
 }
@@ -618,16 +674,21 @@ START_TEST(answer_success_v1_strings)
 {
     b2c_token_result_t res;
 
-    parse(200, "{\"token_type\":\"Bearer\",\"expires_in\":\"3599\",\"ext_expires_in\":"
-               "\"3599\",\"expires_on\":\"1700003599\",\"not_before\":\"1699999700\","
-               "\"resource\":\"https://graph.microsoft.com\",\"access_token\":\""
-               TOKEN "\"}", NULL, &res);
+    parse(
+        200,
+        "{\"token_type\":\"Bearer\",\"expires_in\":\"3599\",\"ext_expires_in\":"
+        "\"3599\",\"expires_on\":\"1700003599\",\"not_before\":\"1699999700\","
+        "\"resource\":\"https://graph.microsoft.com\",\"access_token\":\"" TOKEN
+        "\"}",
+        NULL, &res);
     ck_assert_int_eq(res.outcome, B2C_FETCH_OK);
     ck_assert_str_eq(res.access_token, TOKEN);
     ck_assert_int_eq(res.expires_in, 3599);
 
     /* 201 is a success too */
-    parse(201, "{\"token_type\":\"Bearer\",\"expires_in\":\"0060\",\"access_token\":\"t\"}",
+    parse(201,
+          "{\"token_type\":\"Bearer\",\"expires_in\":\"0060\",\"access_token\":"
+          "\"t\"}",
           NULL, &res);
     ck_assert_int_eq(res.outcome, B2C_FETCH_OK);
     ck_assert_int_eq(res.expires_in, 60);
@@ -640,57 +701,84 @@ START_TEST(answer_bad_success)
         const char *body;
         const char *why;
     } cases[] = {
-        { "{\"token_type\":\"pop\",\"expires_in\":3599,\"access_token\":\"" TOKEN "\"}",
+        { "{\"token_type\":\"pop\",\"expires_in\":3599,\"access_token\":"
+          "\"" TOKEN "\"}",
           "token_type 'pop' is not Bearer" },
-        { "{\"token_type\":\"Bearer2\",\"expires_in\":3599,\"access_token\":\"" TOKEN "\"}",
+        { "{\"token_type\":\"Bearer2\",\"expires_in\":3599,\"access_token\":"
+          "\"" TOKEN "\"}",
           "not Bearer" },
-        { "{\"expires_in\":3599,\"access_token\":\"" TOKEN "\"}", "no token_type" },
-        { "{\"token_type\":1,\"expires_in\":3599,\"access_token\":\"" TOKEN "\"}",
+        { "{\"expires_in\":3599,\"access_token\":\"" TOKEN "\"}",
           "no token_type" },
-        { "{\"token_type\":\"Bearer\",\"expires_in\":3599,\"access_token\":\"" TOKEN
-          " x\"}", "access_token holds blanks" },
-        { "{\"token_type\":\"Bearer\",\"expires_in\":3599,\"access_token\":\"" TOKEN
-          "\\r\\nX-Injected: 1\"}", "access_token holds blanks" },
-        { "{\"token_type\":\"Bearer\",\"expires_in\":3599,\"access_token\":\"" TOKEN
-          "\\u00e9\"}", "access_token holds blanks" },
-        { "{\"token_type\":\"Bearer\",\"expires_in\":3599,\"access_token\":\"\"}",
+        { "{\"token_type\":1,\"expires_in\":3599,\"access_token\":\"" TOKEN
+          "\"}",
+          "no token_type" },
+        { "{\"token_type\":\"Bearer\",\"expires_in\":3599,\"access_token\":"
+          "\"" TOKEN " x\"}",
+          "access_token holds blanks" },
+        { "{\"token_type\":\"Bearer\",\"expires_in\":3599,\"access_token\":"
+          "\"" TOKEN "\\r\\nX-Injected: 1\"}",
+          "access_token holds blanks" },
+        { "{\"token_type\":\"Bearer\",\"expires_in\":3599,\"access_token\":"
+          "\"" TOKEN "\\u00e9\"}",
+          "access_token holds blanks" },
+        { "{\"token_type\":\"Bearer\",\"expires_in\":3599,\"access_token\":"
+          "\"\"}",
           "no access_token" },
         { "{\"token_type\":\"Bearer\",\"expires_in\":3599,\"access_token\":42}",
           "no access_token" },
-        { "{\"token_type\":\"Bearer\",\"expires_in\":3599}", "no access_token" },
-        { "{\"token_type\":\"Bearer\",\"access_token\":\"" TOKEN "\"}", "no expires_in" },
-        { "{\"token_type\":\"Bearer\",\"expires_in\":0,\"access_token\":\"" TOKEN "\"}",
+        { "{\"token_type\":\"Bearer\",\"expires_in\":3599}",
+          "no access_token" },
+        { "{\"token_type\":\"Bearer\",\"access_token\":\"" TOKEN "\"}",
+          "no expires_in" },
+        { "{\"token_type\":\"Bearer\",\"expires_in\":0,\"access_token\":"
+          "\"" TOKEN "\"}",
           "expires_in is not" },
-        { "{\"token_type\":\"Bearer\",\"expires_in\":-3599,\"access_token\":\"" TOKEN
-          "\"}", "expires_in is not" },
-        { "{\"token_type\":\"Bearer\",\"expires_in\":31536001,\"access_token\":\"" TOKEN
-          "\"}", "expires_in is not" },
+        { "{\"token_type\":\"Bearer\",\"expires_in\":-3599,\"access_token\":"
+          "\"" TOKEN "\"}",
+          "expires_in is not" },
+        { "{\"token_type\":\"Bearer\",\"expires_in\":31536001,\"access_token\":"
+          "\"" TOKEN "\"}",
+          "expires_in is not" },
         { "{\"token_type\":\"Bearer\",\"expires_in\":9223372036854775807,"
-          "\"access_token\":\"" TOKEN "\"}", "expires_in is not" },
-        { "{\"token_type\":\"Bearer\",\"expires_in\":\"99999999999999999999999\","
-          "\"access_token\":\"" TOKEN "\"}", "expires_in is not" },
-        { "{\"token_type\":\"Bearer\",\"expires_in\":\"12abc\",\"access_token\":\"" TOKEN
-          "\"}", "expires_in is not" },
-        { "{\"token_type\":\"Bearer\",\"expires_in\":\"\",\"access_token\":\"" TOKEN
-          "\"}", "expires_in is not" },
-        { "{\"token_type\":\"Bearer\",\"expires_in\":\"-5\",\"access_token\":\"" TOKEN
-          "\"}", "expires_in is not" },
-        { "{\"token_type\":\"Bearer\",\"expires_in\":\" 5\",\"access_token\":\"" TOKEN
-          "\"}", "expires_in is not" },
-        { "{\"token_type\":\"Bearer\",\"expires_in\":\"0\",\"access_token\":\"" TOKEN
-          "\"}", "expires_in is not" },
-        { "{\"token_type\":\"Bearer\",\"expires_in\":3599.5,\"access_token\":\"" TOKEN
-          "\"}", "expires_in is not" },
-        { "{\"token_type\":\"Bearer\",\"expires_in\":true,\"access_token\":\"" TOKEN
-          "\"}", "expires_in is not" },
-        { "{\"token_type\":\"Bearer\",\"expires_in\":null,\"access_token\":\"" TOKEN
-          "\"}", "expires_in is not" },
-        { "{\"token_type\":\"Bearer\",\"expires_in\":3599,\"access_token\":\"" TOKEN
-          "\",\"access_token\":\"other\"}", "duplicate JSON member" },
-        { "{\"token_type\":\"Bearer\",\"expires_in\":3599,\"access_token\":\"" TOKEN,
+          "\"access_token\":\"" TOKEN "\"}",
+          "expires_in is not" },
+        { "{\"token_type\":\"Bearer\",\"expires_in\":"
+          "\"99999999999999999999999\","
+          "\"access_token\":\"" TOKEN "\"}",
+          "expires_in is not" },
+        { "{\"token_type\":\"Bearer\",\"expires_in\":\"12abc\",\"access_"
+          "token\":\"" TOKEN "\"}",
+          "expires_in is not" },
+        { "{\"token_type\":\"Bearer\",\"expires_in\":\"\",\"access_token\":"
+          "\"" TOKEN "\"}",
+          "expires_in is not" },
+        { "{\"token_type\":\"Bearer\",\"expires_in\":\"-5\",\"access_token\":"
+          "\"" TOKEN "\"}",
+          "expires_in is not" },
+        { "{\"token_type\":\"Bearer\",\"expires_in\":\" "
+          "5\",\"access_token\":\"" TOKEN "\"}",
+          "expires_in is not" },
+        { "{\"token_type\":\"Bearer\",\"expires_in\":\"0\",\"access_token\":"
+          "\"" TOKEN "\"}",
+          "expires_in is not" },
+        { "{\"token_type\":\"Bearer\",\"expires_in\":3599.5,\"access_token\":"
+          "\"" TOKEN "\"}",
+          "expires_in is not" },
+        { "{\"token_type\":\"Bearer\",\"expires_in\":true,\"access_token\":"
+          "\"" TOKEN "\"}",
+          "expires_in is not" },
+        { "{\"token_type\":\"Bearer\",\"expires_in\":null,\"access_token\":"
+          "\"" TOKEN "\"}",
+          "expires_in is not" },
+        { "{\"token_type\":\"Bearer\",\"expires_in\":3599,\"access_token\":"
+          "\"" TOKEN "\",\"access_token\":\"other\"}",
+          "duplicate JSON member" },
+        { "{\"token_type\":\"Bearer\",\"expires_in\":3599,\"access_token\":"
+          "\"" TOKEN,
           "invalid JSON" },
-        { "{\"token_type\":\"Bearer\",\"expires_in\":3599,\"access_token\":\"" TOKEN
-          "\"} {}", "trailing data" },
+        { "{\"token_type\":\"Bearer\",\"expires_in\":3599,\"access_token\":"
+          "\"" TOKEN "\"} {}",
+          "trailing data" },
         { "[\"" TOKEN "\"]", "not an object" },
         { "<html>" TOKEN "</html>", "invalid JSON" },
         { "", "empty answer" },
@@ -700,7 +788,8 @@ START_TEST(answer_bad_success)
 
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         parse(200, cases[i].body, NULL, &res);
-        ck_assert_msg(res.outcome == B2C_FETCH_RETRYABLE, "case %zu accepted", i);
+        ck_assert_msg(res.outcome == B2C_FETCH_RETRYABLE, "case %zu accepted",
+                      i);
         ck_assert_ptr_null(res.access_token);
         ck_assert_int_eq(res.expires_in, 0);
         ck_assert_str_eq(res.error, "invalid_response");
@@ -717,16 +806,21 @@ START_TEST(answer_bad_success)
 }
 END_TEST
 
-#define INVALID_CLIENT_BODY                                                            \
-    "{\"error\":\"invalid_client\",\"error_description\":\"AADSTS7000215: Invalid "   \
-    "client secret provided. Ensure the secret being sent in the request is the "     \
-    "client secret value, not the client secret ID, for a secret added to app "       \
-    "'00000000-1111-2222-3333-444444444444'.\\r\\nTrace ID: "                          \
-    "0e6d7f37-8f0a-4b5a-9d1c-2b3c4d5e6f70\\r\\nCorrelation ID: "                       \
-    "1a2b3c4d-5e6f-7081-92a3-b4c5d6e7f809\\r\\nTimestamp: 2024-01-01 00:00:00Z\","     \
-    "\"error_codes\":[7000215],\"timestamp\":\"2024-01-01 00:00:00Z\",\"trace_id\":"  \
-    "\"0e6d7f37-8f0a-4b5a-9d1c-2b3c4d5e6f70\",\"correlation_id\":"                   \
-    "\"1a2b3c4d-5e6f-7081-92a3-b4c5d6e7f809\",\"error_uri\":"                         \
+#define INVALID_CLIENT_BODY                                                    \
+    "{\"error\":\"invalid_client\",\"error_description\":\"AADSTS7000215: "    \
+    "Invalid "                                                                 \
+    "client secret provided. Ensure the secret being sent in the request is "  \
+    "the "                                                                     \
+    "client secret value, not the client secret ID, for a secret added to "    \
+    "app "                                                                     \
+    "'00000000-1111-2222-3333-444444444444'.\\r\\nTrace ID: "                  \
+    "0e6d7f37-8f0a-4b5a-9d1c-2b3c4d5e6f70\\r\\nCorrelation ID: "               \
+    "1a2b3c4d-5e6f-7081-92a3-b4c5d6e7f809\\r\\nTimestamp: 2024-01-01 "         \
+    "00:00:00Z\","                                                             \
+    "\"error_codes\":[7000215],\"timestamp\":\"2024-01-01 "                    \
+    "00:00:00Z\",\"trace_id\":"                                                \
+    "\"0e6d7f37-8f0a-4b5a-9d1c-2b3c4d5e6f70\",\"correlation_id\":"             \
+    "\"1a2b3c4d-5e6f-7081-92a3-b4c5d6e7f809\",\"error_uri\":"                  \
     "\"https://login.microsoftonline.com/error?code=7000215\"}"
 
 START_TEST(answer_invalid_client)
@@ -738,11 +832,12 @@ START_TEST(answer_invalid_client)
     ck_assert_ptr_null(res.access_token);
     ck_assert_str_eq(res.error, "invalid_client");
     ck_assert_str_eq(res.error_code, "AADSTS7000215");
-    ck_assert_str_eq(res.error_description,
-                     "AADSTS7000215: Invalid client secret provided. Ensure the secret "
-                     "being sent in the request is the client secret value, not the "
-                     "client secret ID, for a secret added to app "
-                     "'00000000-1111-2222-3333-444444444444'.");
+    ck_assert_str_eq(
+        res.error_description,
+        "AADSTS7000215: Invalid client secret provided. Ensure the secret "
+        "being sent in the request is the client secret value, not the "
+        "client secret ID, for a secret added to app "
+        "'00000000-1111-2222-3333-444444444444'.");
     ck_assert_int_eq(res.retry_after, -1);
 }
 END_TEST
@@ -752,20 +847,27 @@ START_TEST(answer_invalid_scope)
     b2c_token_result_t res;
 
     /* no error_codes: the code comes from the description */
-    parse(400, "{\"error\":\"invalid_scope\",\"error_description\":\"AADSTS70011: The "
-               "provided request must include a 'scope' input parameter. The provided "
-               "value for the input parameter 'scope' is not valid. The scope "
-               "api://x/read is not valid.\\r\\nTrace ID: abc\"}", NULL, &res);
+    parse(
+        400,
+        "{\"error\":\"invalid_scope\",\"error_description\":\"AADSTS70011: The "
+        "provided request must include a 'scope' input parameter. The provided "
+        "value for the input parameter 'scope' is not valid. The scope "
+        "api://x/read is not valid.\\r\\nTrace ID: abc\"}",
+        NULL, &res);
     ck_assert_int_eq(res.outcome, B2C_FETCH_REFUSED);
     ck_assert_str_eq(res.error, "invalid_scope");
     ck_assert_str_eq(res.error_code, "AADSTS70011");
     ck_assert_ptr_null(strstr(res.error_description, "Trace"));
 
-    parse(400, "{\"error\":\"invalid_request\",\"error_description\":\"see AADSTS "
-               "then AADSTS90014: missing\",\"error_codes\":[\"x\"]}", NULL, &res);
-    ck_assert_str_eq(res.error_code, "AADSTS90014");
-    parse(403, "{\"error\":\"unauthorized_client\",\"error_description\":\"AADSTS\"}",
+    parse(400,
+          "{\"error\":\"invalid_request\",\"error_description\":\"see AADSTS "
+          "then AADSTS90014: missing\",\"error_codes\":[\"x\"]}",
           NULL, &res);
+    ck_assert_str_eq(res.error_code, "AADSTS90014");
+    parse(
+        403,
+        "{\"error\":\"unauthorized_client\",\"error_description\":\"AADSTS\"}",
+        NULL, &res);
     ck_assert_int_eq(res.outcome, B2C_FETCH_REFUSED);
     ck_assert_ptr_null(res.error_code);
     parse(400, "{\"error\":\"invalid_grant\",\"error_codes\":[]}", NULL, &res);
@@ -779,8 +881,10 @@ START_TEST(answer_retryable)
 {
     b2c_token_result_t res;
 
-    parse(429, "{\"error\":\"temporarily_unavailable\",\"error_description\":"
-               "\"AADSTS50196: throttled\",\"error_codes\":[50196]}", "30", &res);
+    parse(429,
+          "{\"error\":\"temporarily_unavailable\",\"error_description\":"
+          "\"AADSTS50196: throttled\",\"error_codes\":[50196]}",
+          "30", &res);
     ck_assert_int_eq(res.outcome, B2C_FETCH_RETRYABLE);
     ck_assert_str_eq(res.error, "temporarily_unavailable");
     ck_assert_str_eq(res.error_code, "AADSTS50196");
@@ -792,15 +896,18 @@ START_TEST(answer_retryable)
     ck_assert_str_eq(res.error, "http_429");
     ck_assert_int_eq(res.retry_after, 5);
 
-    parse(503, "<html><body><h1>Service Unavailable</h1>\r\n</body></html>", NULL, &res);
+    parse(503, "<html><body><h1>Service Unavailable</h1>\r\n</body></html>",
+          NULL, &res);
     ck_assert_int_eq(res.outcome, B2C_FETCH_RETRYABLE);
     ck_assert_str_eq(res.error, "http_503");
     ck_assert_ptr_null(res.error_code);
     ck_assert_ptr_nonnull(strstr(res.error_description, "HTTP 503"));
     ck_assert_int_eq(res.retry_after, -1);
 
-    parse(500, "{\"error\":\"server_error\",\"error_description\":\"AADSTS90033: "
-               "A transient error has occurred.\"}", "junk", &res);
+    parse(500,
+          "{\"error\":\"server_error\",\"error_description\":\"AADSTS90033: "
+          "A transient error has occurred.\"}",
+          "junk", &res);
     ck_assert_int_eq(res.outcome, B2C_FETCH_RETRYABLE);
     ck_assert_str_eq(res.error_code, "AADSTS90033");
     ck_assert_int_eq(res.retry_after, -1);
@@ -844,12 +951,15 @@ START_TEST(answer_sanitised)
     char body[1200], *d;
     size_t i;
 
-    parse(400, "{\"error\":\"bad\\u0001\\\"err\\\\or\\u007f\",\"error_description\":"
-               "\"tab\\there \\\"q\\\" back\\\\slash\\nsecond line\"}", NULL, &res);
+    parse(400,
+          "{\"error\":\"bad\\u0001\\\"err\\\\or\\u007f\",\"error_description\":"
+          "\"tab\\there \\\"q\\\" back\\\\slash\\nsecond line\"}",
+          NULL, &res);
     ck_assert_str_eq(res.error, "bad  err or");
     ck_assert_str_eq(res.error_description, "tab here  q  back slash");
 
-    parse(400, "{\"error\":\"\\r\\nX: y\",\"error_description\":\"   \"}", NULL, &res);
+    parse(400, "{\"error\":\"\\r\\nX: y\",\"error_description\":\"   \"}", NULL,
+          &res);
     ck_assert_str_eq(res.error, "http_400"); /* nothing left of it */
     ck_assert_ptr_nonnull(res.error_description);
 
@@ -874,15 +984,14 @@ START_TEST(answer_sanitised)
 }
 END_TEST
 
-
 /* ---------------------------------------------------------------------
  * one exchange with a loopback server
  */
 
 typedef struct {
     int listener;
-    const char *answer;    /* the whole HTTP response */
-    char request[16384];   /* what the client sent */
+    const char *answer;  /* the whole HTTP response */
+    char request[16384]; /* what the client sent */
 } fake_server_t;
 
 static void *serve_once(void *baton)
@@ -900,9 +1009,10 @@ static void *serve_once(void *baton)
             break;
         got += (size_t)n;
         s->request[got] = '\0';
-        if ((end = strstr(s->request, "\r\n\r\n")) != NULL &&
-            (cl = strcasestr(s->request, "Content-Length:")) != NULL &&
-            got >= (size_t)(end + 4 - s->request) + strtoul(cl + 15, NULL, 10))
+        if ((end = strstr(s->request, "\r\n\r\n")) != NULL
+            && (cl = strcasestr(s->request, "Content-Length:")) != NULL
+            && got >= (size_t)(end + 4 - s->request)
+                          + strtoul(cl + 15, NULL, 10))
             break;
     }
     if (send(c, s->answer, strlen(s->answer), 0) < 0)
@@ -921,9 +1031,11 @@ static int start_server(fake_server_t *s, pthread_t *thread)
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     s->listener = socket(AF_INET, SOCK_STREAM, 0);
     ck_assert_int_ge(s->listener, 0);
-    ck_assert_int_eq(bind(s->listener, (struct sockaddr *)&addr, sizeof(addr)), 0);
+    ck_assert_int_eq(bind(s->listener, (struct sockaddr *)&addr, sizeof(addr)),
+                     0);
     ck_assert_int_eq(listen(s->listener, 1), 0);
-    ck_assert_int_eq(getsockname(s->listener, (struct sockaddr *)&addr, &alen), 0);
+    ck_assert_int_eq(getsockname(s->listener, (struct sockaddr *)&addr, &alen),
+                     0);
     ck_assert_int_eq(pthread_create(thread, NULL, serve_once, s), 0);
     return ntohs(addr.sin_port);
 }
@@ -931,8 +1043,10 @@ static int start_server(fake_server_t *s, pthread_t *thread)
 static const char *http_answer(const char *status_line, const char *headers,
                                const char *body)
 {
-    return apr_psprintf(ut_pool, "HTTP/1.1 %s\r\nContent-Type: application/json\r\n"
-                        "%sContent-Length: %" APR_SIZE_T_FMT "\r\nConnection: close\r\n\r\n%s",
+    return apr_psprintf(ut_pool,
+                        "HTTP/1.1 %s\r\nContent-Type: application/json\r\n"
+                        "%sContent-Length: %" APR_SIZE_T_FMT
+                        "\r\nConnection: close\r\n\r\n%s",
                         status_line, headers, strlen(body), body);
 }
 
@@ -948,12 +1062,14 @@ START_TEST(fetch_basic_exchange)
     int port;
 
     memset(&server, 0, sizeof(server));
-    server.answer = http_answer(
-        "503 Service Unavailable", "Retry-After: Tue, 14 Nov 2023 22:15:00 GMT\r\n",
-        "{\"error\":\"temporarily_unavailable\",\"error_description\":\"busy\"}");
+    server.answer =
+        http_answer("503 Service Unavailable",
+                    "Retry-After: Tue, 14 Nov 2023 22:15:00 GMT\r\n",
+                    "{\"error\":\"temporarily_unavailable\",\"error_"
+                    "description\":\"busy\"}");
     port = start_server(&server, &thread);
-    req.token_endpoint = apr_psprintf(ut_pool, "http://127.0.0.1:%d/t/oauth2/v2.0/token",
-                                      port);
+    req.token_endpoint =
+        apr_psprintf(ut_pool, "http://127.0.0.1:%d/t/oauth2/v2.0/token", port);
     b2c_token_fetch(ut_pool, &req, &fetch_opts, UT_NOW, &res);
     pthread_join(thread, NULL);
     close(server.listener);
@@ -963,10 +1079,12 @@ START_TEST(fetch_basic_exchange)
     ck_assert_str_eq(res.error_description, "busy");
     ck_assert_int_eq(res.retry_after, 100); /* against the caller's clock */
 
-    ck_assert_ptr_nonnull(strstr(server.request, "POST /t/oauth2/v2.0/token HTTP/1.1\r\n"));
+    ck_assert_ptr_nonnull(
+        strstr(server.request, "POST /t/oauth2/v2.0/token HTTP/1.1\r\n"));
     ck_assert_ptr_nonnull(strstr(server.request, "\r\nAuthorization: Basic "));
-    ck_assert_ptr_nonnull(strcasestr(server.request, "\r\nContent-Type: "
-                                                     "application/x-www-form-urlencoded"));
+    ck_assert_ptr_nonnull(strcasestr(server.request,
+                                     "\r\nContent-Type: "
+                                     "application/x-www-form-urlencoded"));
     body = strstr(server.request, "\r\n\r\n") + 4;
     ck_assert_str_eq(body, "grant_type=client_credentials&client_id=" CLIENT_ID
                            "&scope=api%3A%2F%2Fx%2F.default");
@@ -982,19 +1100,23 @@ START_TEST(fetch_success)
     int port;
 
     memset(&server, 0, sizeof(server));
-    server.answer = http_answer(
-        "200 OK", "", "{\"token_type\":\"Bearer\",\"expires_in\":3599,\"access_token\":\"t\"}");
+    server.answer = http_answer("200 OK", "",
+                                "{\"token_type\":\"Bearer\",\"expires_in\":"
+                                "3599,\"access_token\":\"t\"}");
     port = start_server(&server, &thread);
-    req.token_endpoint = apr_psprintf(ut_pool, "http://127.0.0.1:%d/token", port);
+    req.token_endpoint =
+        apr_psprintf(ut_pool, "http://127.0.0.1:%d/token", port);
     b2c_token_fetch(ut_pool, &req, &fetch_opts, UT_NOW, &res);
     pthread_join(thread, NULL);
     close(server.listener);
 
-    ck_assert_msg(res.outcome == B2C_FETCH_OK, "%s: %s", res.error, res.error_description);
+    ck_assert_msg(res.outcome == B2C_FETCH_OK, "%s: %s", res.error,
+                  res.error_description);
     ck_assert_str_eq(res.access_token, "t");
     ck_assert_int_eq(res.expires_in, 3599);
     ck_assert_ptr_null(strstr(server.request, "Authorization:"));
-    ck_assert_ptr_nonnull(strstr(server.request, "&client_secret=a%2Bb+c%26d%3De~%25"));
+    ck_assert_ptr_nonnull(
+        strstr(server.request, "&client_secret=a%2Bb+c%26d%3De~%25"));
 }
 END_TEST
 
@@ -1010,14 +1132,17 @@ START_TEST(fetch_upper_case_scheme)
 
     memset(&server, 0, sizeof(server));
     server.answer = http_answer(
-        "200 OK", "", "{\"token_type\":\"Bearer\",\"expires_in\":60,\"access_token\":\"u\"}");
+        "200 OK", "",
+        "{\"token_type\":\"Bearer\",\"expires_in\":60,\"access_token\":\"u\"}");
     port = start_server(&server, &thread);
-    req.token_endpoint = apr_psprintf(ut_pool, "HTTP://127.0.0.1:%d/token", port);
+    req.token_endpoint =
+        apr_psprintf(ut_pool, "HTTP://127.0.0.1:%d/token", port);
     b2c_token_fetch(ut_pool, &req, &fetch_opts, UT_NOW, &res);
     pthread_join(thread, NULL);
     close(server.listener);
 
-    ck_assert_msg(res.outcome == B2C_FETCH_OK, "%s: %s", res.error, res.error_description);
+    ck_assert_msg(res.outcome == B2C_FETCH_OK, "%s: %s", res.error,
+                  res.error_description);
     ck_assert_str_eq(res.access_token, "u");
 }
 END_TEST
@@ -1095,10 +1220,13 @@ START_TEST(withhold_json_escaped)
     ck_assert_ptr_null(strstr(body, "echo"));
     ck_assert_int_eq(withheld(401, body, "cid"), 1);
     /* in another member, and escaped in the error itself */
-    ck_assert_int_eq(withheld(400, "{\"error\":\"\\u0051z9-echo-secret\"}", "cid"),
+    ck_assert_int_eq(
+        withheld(400, "{\"error\":\"\\u0051z9-echo-secret\"}", "cid"), 1);
+    ck_assert_int_eq(withheld(500,
+                              "{\"error\":\"server_error\",\"x\":"
+                              "[\"Qz9-\\u0065cho-secret\"]}",
+                              "cid"),
                      1);
-    ck_assert_int_eq(withheld(500, "{\"error\":\"server_error\",\"x\":"
-                                   "[\"Qz9-\\u0065cho-secret\"]}", "cid"), 1);
 }
 END_TEST
 
@@ -1109,8 +1237,10 @@ START_TEST(withhold_straddles_the_cut)
 
     memset(pad, 'x', sizeof(pad) - 1);
     pad[sizeof(pad) - 1] = '\0';
-    snprintf(body, sizeof(body), "{\"error\":\"invalid_client\","
-             "\"error_description\":\"%s%s\"}", pad, ECHO_SECRET);
+    snprintf(body, sizeof(body),
+             "{\"error\":\"invalid_client\","
+             "\"error_description\":\"%s%s\"}",
+             pad, ECHO_SECRET);
     parse(401, body, NULL, &res);
     /* the cut kept a prefix of the secret only: the whole is in the body */
     ck_assert_ptr_null(strstr(res.error_description, ECHO_SECRET));
@@ -1132,39 +1262,51 @@ START_TEST(withhold_basic_echo)
 
     req.client_id = "id:x";
     req.secret = ECHO_SECRET;
-    ck_assert_int_eq(b2c_token_request_form(ut_pool, &req, UT_NOW, &form, &basic, &err),
-                     APR_SUCCESS);
-    snprintf(body, sizeof(body), "{\"error\":\"invalid_client\","
-             "\"error_description\":\"bad header Authorization: %s\"}", basic);
+    ck_assert_int_eq(
+        b2c_token_request_form(ut_pool, &req, UT_NOW, &form, &basic, &err),
+        APR_SUCCESS);
+    snprintf(body, sizeof(body),
+             "{\"error\":\"invalid_client\","
+             "\"error_description\":\"bad header Authorization: %s\"}",
+             basic);
     ck_assert_int_eq(withheld(401, body, "id:x"), 1);
     /* the base64 of the unencoded pair too */
-    snprintf(body, sizeof(body), "{\"error\":\"invalid_client\","
-             "\"error_description\":\"%s\"}", "aWQ6eDpRejktZWNoby1zZWNyZXQ=");
+    snprintf(body, sizeof(body),
+             "{\"error\":\"invalid_client\","
+             "\"error_description\":\"%s\"}",
+             "aWQ6eDpRejktZWNoby1zZWNyZXQ=");
     ck_assert_int_eq(withheld(401, body, "id:x"), 1);
     /* no raw body (the client module's log line): the result's own text */
-    parse(401, "{\"error\":\"invalid_client\",\"error_description\":"
-               "\"aWQ6eDpRejktZWNoby1zZWNyZXQ=\"}", NULL, &res);
+    parse(401,
+          "{\"error\":\"invalid_client\",\"error_description\":"
+          "\"aWQ6eDpRejktZWNoby1zZWNyZXQ=\"}",
+          NULL, &res);
     ck_assert_int_eq(b2c_token_result_withhold_secret(ut_pool, &res, NULL, 0,
-                                                      "id:x", ECHO_SECRET), 1);
+                                                      "id:x", ECHO_SECRET),
+                     1);
 }
 END_TEST
 
 START_TEST(withhold_controls)
 {
     b2c_token_result_t res;
-    const char *ok = "{\"access_token\":\"" TOKEN "\",\"token_type\":\"Bearer\","
-                     "\"expires_in\":3599}";
+    const char *ok =
+        "{\"access_token\":\"" TOKEN "\",\"token_type\":\"Bearer\","
+        "\"expires_in\":3599}";
 
-    ck_assert_int_eq(withheld(401, "{\"error\":\"invalid_client\","
-                                   "\"error_description\":\"AADSTS7000215: bad"
-                                   " secret\"}", "cid"), 0);
+    ck_assert_int_eq(withheld(401,
+                              "{\"error\":\"invalid_client\","
+                              "\"error_description\":\"AADSTS7000215: bad"
+                              " secret\"}",
+                              "cid"),
+                     0);
     ck_assert_int_eq(withheld(500, "not json Qz9-echo", "cid"), 0);
     ck_assert_int_eq(withheld(500, "not json " ECHO_SECRET, "cid"), 1);
     /* a success is never touched */
     parse(200, ok, NULL, &res);
     ck_assert_int_eq(b2c_token_result_withhold_secret(ut_pool, &res, ok,
-                                                      strlen(ok), "cid",
-                                                      TOKEN), 0);
+                                                      strlen(ok), "cid", TOKEN),
+                     0);
     ck_assert_str_eq(res.access_token, TOKEN);
 }
 END_TEST

@@ -55,7 +55,8 @@ START_TEST(ports)
     ck_assert_int_eq(u.port, 8443);
     ck_assert_int_eq(parse_ok("http://h:443", 0).port, 443);
     ck_assert_ptr_null(parse_ok("http://h:443", 0).path);
-    ck_assert_int_eq(parse_ok("https://h:/x", 0).port, 443); /* empty: default */
+    ck_assert_int_eq(parse_ok("https://h:/x", 0).port,
+                     443); /* empty: default */
     parse_refused("https://h:0/x", 0);
     parse_refused("https://h:x/", 0);
     parse_refused("https://h:-1/", 0);
@@ -97,9 +98,21 @@ END_TEST
 START_TEST(hosts_required)
 {
     static const char *const junk[] = {
-        "", "https://", "https:///t", "http://:80/", "https:h/t", "https:/h/t",
-        "//h/t", "h/t", "https://ho st/t", "https://h/t x", "https://h/t\r\n",
-        "https://h\\t/", "https://h%2e/", "https://h!/", "https://h/\t",
+        "",
+        "https://",
+        "https:///t",
+        "http://:80/",
+        "https:h/t",
+        "https:/h/t",
+        "//h/t",
+        "h/t",
+        "https://ho st/t",
+        "https://h/t x",
+        "https://h/t\r\n",
+        "https://h\\t/",
+        "https://h%2e/",
+        "https://h!/",
+        "https://h/\t",
         "https://h\x7f/",
     };
     size_t i;
@@ -113,9 +126,16 @@ END_TEST
 START_TEST(other_schemes)
 {
     static const char *const junk[] = {
-        "ftp://h/", "file:///etc/passwd", "httpx://h/", "https+x://h/",
-        "ldap://h/", "gopher://h/", "javascript:alert(1)", "data:,x",
-        "ws://h/", "h:80/",
+        "ftp://h/",
+        "file:///etc/passwd",
+        "httpx://h/",
+        "https+x://h/",
+        "ldap://h/",
+        "gopher://h/",
+        "javascript:alert(1)",
+        "data:,x",
+        "ws://h/",
+        "h:80/",
     };
     size_t i;
 
@@ -145,7 +165,8 @@ START_TEST(same_origin)
 {
     ck_assert(b2c_url_same_origin(ut_pool, "https://H/x", "HTTPS://h:443/y?z"));
     ck_assert(b2c_url_same_origin(ut_pool, "http://h:80/", "http://h"));
-    ck_assert(b2c_url_same_origin(ut_pool, "https://[::1]:8443/a", "https://[::1]:8443/b"));
+    ck_assert(b2c_url_same_origin(ut_pool, "https://[::1]:8443/a",
+                                  "https://[::1]:8443/b"));
     ck_assert(!b2c_url_same_origin(ut_pool, "https://h/", "http://h/"));
     ck_assert(!b2c_url_same_origin(ut_pool, "http://h:443/", "https://h/"));
     ck_assert(!b2c_url_same_origin(ut_pool, "https://h/", "https://h:8443/"));

@@ -19,14 +19,18 @@ static apr_status_t dec(const char *in, unsigned char **out, size_t *outlen)
 START_TEST(b64_known_vectors)
 {
     /* RFC 4648 §10 vectors, in the URL-safe alphabet without padding. */
-    static const char *plain[] = { "", "f", "fo", "foo", "foob", "fooba", "foobar" };
-    static const char *enc[] = { "", "Zg", "Zm8", "Zm9v", "Zm9vYg", "Zm9vYmE", "Zm9vYmFy" };
+    static const char *plain[] = { "",     "f",     "fo",    "foo",
+                                   "foob", "fooba", "foobar" };
+    static const char *enc[] = { "",       "Zg",      "Zm8",     "Zm9v",
+                                 "Zm9vYg", "Zm9vYmE", "Zm9vYmFy" };
     unsigned char *out;
     size_t len, i;
 
     for (i = 0; i < sizeof(plain) / sizeof(plain[0]); i++) {
-        ck_assert_str_eq(b2c_b64url_encode(ut_pool, (const unsigned char *)plain[i],
-                                           strlen(plain[i])), enc[i]);
+        ck_assert_str_eq(b2c_b64url_encode(ut_pool,
+                                           (const unsigned char *)plain[i],
+                                           strlen(plain[i])),
+                         enc[i]);
         ck_assert_int_eq(dec(enc[i], &out, &len), APR_SUCCESS);
         ck_assert_uint_eq(len, strlen(plain[i]));
         ck_assert(memcmp(out, plain[i], len) == 0);
@@ -50,15 +54,15 @@ END_TEST
 
 START_TEST(b64_rejects_padding_and_bad_chars)
 {
-    static const char *bad[] = {
-        "Zg==", "Zm8=", "Zm9v=", "+/+/", "Zm9v Yg", "Zm9v\nYg", "Zm9v.Yg",
-        "Zm9v\tYg", "Zm9vYg%3D", "Z\x80g"
-    };
+    static const char *bad[] = { "Zg==",      "Zm8=",     "Zm9v=",   "+/+/",
+                                 "Zm9v Yg",   "Zm9v\nYg", "Zm9v.Yg", "Zm9v\tYg",
+                                 "Zm9vYg%3D", "Z\x80g" };
     unsigned char *out;
     size_t len, i;
 
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        ck_assert_msg(dec(bad[i], &out, &len) == APR_EINVAL, "accepted case %zu", i);
+        ck_assert_msg(dec(bad[i], &out, &len) == APR_EINVAL,
+                      "accepted case %zu", i);
 }
 END_TEST
 
@@ -89,7 +93,8 @@ START_TEST(b64_rejects_embedded_nul)
     unsigned char *out;
     size_t len;
 
-    ck_assert_int_eq(b2c_b64url_decode(ut_pool, "Zm\0v", 4, &out, &len), APR_EINVAL);
+    ck_assert_int_eq(b2c_b64url_decode(ut_pool, "Zm\0v", 4, &out, &len),
+                     APR_EINVAL);
 }
 END_TEST
 
@@ -117,13 +122,15 @@ START_TEST(sha256_vector)
     b2c_sha256("abc", 3, h);
     ck_assert_str_eq(b2c_b64url_encode(ut_pool, h, 32),
                      "ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0");
-    ck_assert_str_eq(b2c_hex_encode(ut_pool, h, 32),
-                     "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    ck_assert_str_eq(
+        b2c_hex_encode(ut_pool, h, 32),
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     ck_assert_str_eq(b2c_hex_encode(ut_pool, h, 0), "");
 }
 END_TEST
 
-static apr_status_t parse(const char *s, size_t len, json_t **out, const char **err)
+static apr_status_t parse(const char *s, size_t len, json_t **out,
+                          const char **err)
 {
     return b2c_json_parse_object(ut_pool, s, len, out, err);
 }
@@ -146,7 +153,8 @@ START_TEST(json_rejects_duplicates)
     json_t *o;
     const char *err = NULL;
 
-    ck_assert_int_eq(PARSE("{\"alg\":\"RS256\",\"alg\":\"none\"}", &o, &err), APR_EINVAL);
+    ck_assert_int_eq(PARSE("{\"alg\":\"RS256\",\"alg\":\"none\"}", &o, &err),
+                     APR_EINVAL);
     ck_assert_ptr_nonnull(err);
     ck_assert_ptr_null(strstr(err, "none")); /* never quotes the input */
     ck_assert_int_eq(PARSE("{\"a\":{\"b\":1,\"b\":2}}", &o, &err), APR_EINVAL);
@@ -160,19 +168,22 @@ START_TEST(json_rejects_trailing_garbage)
 
     ck_assert_int_eq(PARSE("{\"a\":1}x", &o, &err), APR_EINVAL);
     ck_assert_int_eq(PARSE("{\"a\":1}{\"b\":2}", &o, &err), APR_EINVAL);
-    ck_assert_int_eq(PARSE("{\"a\":1}  \n", &o, &err), APR_SUCCESS); /* whitespace ok */
+    ck_assert_int_eq(PARSE("{\"a\":1}  \n", &o, &err),
+                     APR_SUCCESS); /* whitespace ok */
 }
 END_TEST
 
 START_TEST(json_rejects_non_object)
 {
-    static const char *docs[] = { "[]", "[{\"a\":1}]", "\"s\"", "1", "true", "null", "" };
+    static const char *docs[] = { "[]",   "[{\"a\":1}]", "\"s\"", "1",
+                                  "true", "null",        "" };
     json_t *o;
     const char *err;
     size_t i;
 
     for (i = 0; i < sizeof(docs) / sizeof(docs[0]); i++)
-        ck_assert_msg(PARSE(docs[i], &o, &err) == APR_EINVAL, "accepted case %zu", i);
+        ck_assert_msg(PARSE(docs[i], &o, &err) == APR_EINVAL,
+                      "accepted case %zu", i);
     ck_assert_int_eq(parse(NULL, 0, &o, &err), APR_EINVAL);
 }
 END_TEST
@@ -209,9 +220,12 @@ START_TEST(json_numeric_date)
     const char *err;
     long long v = 0;
 
-    ck_assert_int_eq(PARSE("{\"i\":1700000000,\"r\":1700000000.0,\"f\":1.5,\"s\":\"1\","
-                           "\"b\":true,\"n\":null,\"big\":1e300,\"neg\":-5,"
-                           "\"huge\":9223372036854775807}", &o, &err), APR_SUCCESS);
+    ck_assert_int_eq(
+        PARSE("{\"i\":1700000000,\"r\":1700000000.0,\"f\":1.5,\"s\":\"1\","
+              "\"b\":true,\"n\":null,\"big\":1e300,\"neg\":-5,"
+              "\"huge\":9223372036854775807}",
+              &o, &err),
+        APR_SUCCESS);
     ck_assert_int_eq(b2c_json_numeric_date(o, "i", &v), 1);
     ck_assert(v == 1700000000LL);
     ck_assert_int_eq(b2c_json_numeric_date(o, "r", &v), 1);
@@ -236,10 +250,13 @@ START_TEST(json_deep_nesting_does_not_crash)
     const char *err;
 
     n += (size_t)sprintf(doc, "{\"a\":");
-    for (i = 0; i < depth; i++) doc[n++] = '[';
-    for (i = 0; i < depth; i++) doc[n++] = ']';
+    for (i = 0; i < depth; i++)
+        doc[n++] = '[';
+    for (i = 0; i < depth; i++)
+        doc[n++] = ']';
     doc[n++] = '}';
-    ck_assert_int_eq(parse(doc, n, &o, &err), APR_EINVAL); /* jansson's depth limit */
+    ck_assert_int_eq(parse(doc, n, &o, &err),
+                     APR_EINVAL); /* jansson's depth limit */
 }
 END_TEST
 
@@ -260,8 +277,8 @@ START_TEST(cache_times_bounded)
     ck_assert(!b2c_cache_parse_int(buf, &v) && v == 7);
     snprintf(buf, sizeof(buf), "-%lld", B2C_TIME_MAX + 1);
     ck_assert(!b2c_cache_parse_int(buf, &v));
-    ck_assert(!b2c_cache_parse_int("4611686018427387904", &v));  /* 2^62 */
-    ck_assert(!b2c_cache_parse_int("9007199254740992", &v));     /* 2^53 */
+    ck_assert(!b2c_cache_parse_int("4611686018427387904", &v)); /* 2^62 */
+    ck_assert(!b2c_cache_parse_int("9007199254740992", &v));    /* 2^53 */
     ck_assert(!b2c_cache_parse_int("9223372036854775807", &v));
     ck_assert(B2C_TIME_MAX * 1000000 * 2 / 2 / 1000000 == B2C_TIME_MAX);
 }
@@ -287,15 +304,31 @@ static int internal(const char *text)
 START_TEST(http_internal_addresses)
 {
     static const char *const inside[] = {
-        "127.0.0.1", "127.1.2.3", "10.0.0.1", "172.16.0.1", "172.31.255.255",
-        "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0", "224.0.0.1",
-        "255.255.255.255", "::1", "::", "fe80::1", "fc00::1", "fd12:3456::1",
-        "ff02::1", "::ffff:127.0.0.1", "::ffff:10.1.2.3", "::ffff:169.254.169.254",
+        "127.0.0.1",
+        "127.1.2.3",
+        "10.0.0.1",
+        "172.16.0.1",
+        "172.31.255.255",
+        "192.168.1.1",
+        "169.254.169.254",
+        "100.64.0.1",
+        "0.0.0.0",
+        "224.0.0.1",
+        "255.255.255.255",
+        "::1",
+        "::",
+        "fe80::1",
+        "fc00::1",
+        "fd12:3456::1",
+        "ff02::1",
+        "::ffff:127.0.0.1",
+        "::ffff:10.1.2.3",
+        "::ffff:169.254.169.254",
     };
     static const char *const outside[] = {
-        "20.190.151.7", "40.126.1.1", "8.8.8.8", "172.15.255.255", "172.32.0.1",
-        "192.169.0.1", "100.128.0.1", "169.253.1.1", "2603:1026::1",
-        "::ffff:20.190.151.7", "2001:db8::1",
+        "20.190.151.7", "40.126.1.1",          "8.8.8.8",     "172.15.255.255",
+        "172.32.0.1",   "192.169.0.1",         "100.128.0.1", "169.253.1.1",
+        "2603:1026::1", "::ffff:20.190.151.7", "2001:db8::1",
     };
     size_t i;
 
@@ -312,26 +345,31 @@ END_TEST
 START_TEST(http_refuses_internal_after_resolution)
 {
     b2c_http_options_t o = { 2000, 2000, 4096, NULL, 1, NULL };
-    apr_array_header_t *allow = apr_array_make(ut_pool, 1, sizeof(const char *));
+    apr_array_header_t *allow =
+        apr_array_make(ut_pool, 1, sizeof(const char *));
     b2c_http_response_t resp;
     const char *err;
 
     ck_assert_int_eq(b2c_http_global_init(), APR_SUCCESS);
-    ck_assert_int_eq(b2c_http_get(ut_pool, "http://127.0.0.1:1/x", &o, &resp, &err),
-                     APR_EACCES);
+    ck_assert_int_eq(
+        b2c_http_get(ut_pool, "http://127.0.0.1:1/x", &o, &resp, &err),
+        APR_EACCES);
     ck_assert_ptr_nonnull(strstr(err, "internal address"));
-    ck_assert_int_eq(b2c_http_get(ut_pool, "http://localhost:1/x", &o, &resp, &err),
-                     APR_EACCES);
+    ck_assert_int_eq(
+        b2c_http_get(ut_pool, "http://localhost:1/x", &o, &resp, &err),
+        APR_EACCES);
     ck_assert_int_eq(b2c_http_get(ut_pool, "http://[::1]:1/x", &o, &resp, &err),
                      APR_EACCES);
     APR_ARRAY_PUSH(allow, const char *) = "127.0.0.1";
     o.allowed_addrs = allow;
-    ck_assert_int_ne(b2c_http_get(ut_pool, "http://127.0.0.1:1/x", &o, &resp, &err),
-                     APR_EACCES);
+    ck_assert_int_ne(
+        b2c_http_get(ut_pool, "http://127.0.0.1:1/x", &o, &resp, &err),
+        APR_EACCES);
     o.refuse_internal = 0;
     o.allowed_addrs = NULL;
-    ck_assert_int_ne(b2c_http_get(ut_pool, "http://127.0.0.1:1/x", &o, &resp, &err),
-                     APR_EACCES);
+    ck_assert_int_ne(
+        b2c_http_get(ut_pool, "http://127.0.0.1:1/x", &o, &resp, &err),
+        APR_EACCES);
 }
 END_TEST
 
