@@ -4,6 +4,7 @@
  * redirects and speaks only http/https, so a hostile or broken identity
  * platform can slow one fetch down but never hang or balloon a worker. */
 #include "b2c_http.h"
+#include "b2c_stopping.h"
 #include "b2c_url.h"
 
 #include <apr_strings.h>
@@ -159,6 +160,13 @@ static curl_socket_t open_socket(void *baton, curlsocktype purpose,
     return socket(a->family, a->socktype, a->protocol);
 }
 
+/* libcurl calls this at least once a second while a transfer runs. */
+static int on_progress(void *baton, curl_off_t dltotal, curl_off_t dlnow,
+                       curl_off_t ultotal, curl_off_t ulnow)
+{
+    return b2c_stopping(); /* non-zero aborts the transfer */
+}
+
 static apr_status_t perform(apr_pool_t *p, const char *url,
                             const apr_table_t *headers, const char *form,
                             const b2c_http_options_t *opts,
@@ -180,6 +188,10 @@ static apr_status_t perform(apr_pool_t *p, const char *url,
         *err = "only http and https URLs are fetched";
         return APR_EINVAL;
     }
+    if (b2c_stopping()) {
+        *err = "the process is stopping";
+        return APR_EINTR;
+    }
     if (!(curl = curl_easy_init())) {
         *err = "cannot create an HTTP client";
         return APR_ENOMEM;
@@ -189,6 +201,8 @@ static apr_status_t perform(apr_pool_t *p, const char *url,
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, opts->timeout_ms);
     curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, opts->connect_timeout_ms);
     curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress);
 #if LIBCURL_VERSION_NUM >= 0x075500
     curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
 #else
@@ -236,6 +250,10 @@ static apr_status_t perform(apr_pool_t *p, const char *url,
         *err = apr_psprintf(p, "answer larger than %" APR_SIZE_T_FMT " bytes",
                             opts->max_body);
         status = APR_ENOSPC;
+    }
+    else if (rc == CURLE_ABORTED_BY_CALLBACK) {
+        *err = "cancelled: the process is stopping";
+        status = APR_EINTR;
     }
     else if (rc != CURLE_OK) {
         /* curl's message names host and cause, never the query or body */

@@ -4,6 +4,7 @@
  * look finds its result if it had one; a holder that died leaves a lease
  * that expires on its own (lease_ttl). */
 #include "b2c_single_flight.h"
+#include "b2c_stopping.h"
 
 #define LEASE_MAX_BYTES 64
 
@@ -23,7 +24,7 @@ static int wait_for_holder(const b2c_lease_t *f, apr_pool_t *p)
     const b2c_lease_cache_t *c = f->cache;
     apr_time_t until = c->now(c->baton) + f->wait_max;
 
-    while (c->now(c->baton) < until) {
+    while (c->now(c->baton) < until && !b2c_stopping()) {
         apr_interval_time_t left;
         if (f->adopt(f->baton, p, 1))
             return 1;

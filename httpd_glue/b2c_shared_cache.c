@@ -5,6 +5,7 @@
  * ring every value is sealed under its cache key (b2c_seal.h): whoever can
  * write the cache server can delete entries, never plant or alter one. */
 #include "b2c_shared_cache.h"
+#include "b2c_glue_log.h"
 
 #include <ap_provider.h>
 #include <ap_socache.h>
@@ -52,15 +53,6 @@ static volatile apr_uint32_t refused_logged; /* seconds; one thread logs */
 apr_uint64_t b2c_shared_cache_refused(void)
 {
     return apr_atomic_read32(&refused);
-}
-
-void b2c_shared_cache_set_ring(b2c_shared_cache_t *c,
-                               const b2c_seal_ring_t *ring, const char *logno)
-{
-    if (!c)
-        return;
-    c->ring = ring;
-    c->logno = logno ? logno : "";
 }
 
 static int is_local(const b2c_shared_cache_t *c)
@@ -169,9 +161,9 @@ void b2c_shared_cache_register_mutex(apr_pool_t *pconf, const char *prefix)
                       APR_LOCK_DEFAULT, 0);
 }
 
-apr_status_t b2c_shared_cache_init(b2c_shared_cache_t *c, const char *name,
-                                   const char *mutex_prefix, server_rec *s,
-                                   apr_pool_t *pconf, const char **err)
+static apr_status_t init_provider(b2c_shared_cache_t *c, const char *name,
+                                  const char *mutex_prefix, server_rec *s,
+                                  apr_pool_t *pconf, const char **err)
 {
     struct ap_socache_hints hints = { 64, 4096, apr_time_from_sec(3600) };
     apr_status_t rv;
@@ -201,6 +193,26 @@ apr_status_t b2c_shared_cache_init(b2c_shared_cache_t *c, const char *name,
     if (rv != APR_SUCCESS)
         *err = "cannot initialise the cache provider";
     return rv;
+}
+
+apr_status_t b2c_shared_cache_start(b2c_shared_cache_t **c, int directive_set,
+                                    const char *default_spec,
+                                    const b2c_seal_ring_t *ring,
+                                    const char *seal_logno, const char *name,
+                                    const char *mutex_prefix, server_rec *s,
+                                    apr_pool_t *pconf, int *fell_back,
+                                    const char **err)
+{
+    *fell_back = 0;
+    if (!directive_set && b2c_shared_cache_configure(pconf, default_spec, c)) {
+        *c = NULL;
+        *fell_back = 1;
+    }
+    if (*c) {
+        (*c)->ring = ring;
+        (*c)->logno = seal_logno ? seal_logno : "";
+    }
+    return init_provider(*c, name, mutex_prefix, s, pconf, err);
 }
 
 void b2c_shared_cache_child_init(b2c_shared_cache_t *c, apr_pool_t *pchild)

@@ -22,14 +22,6 @@ typedef struct b2c_shared_cache b2c_shared_cache_t;
 const char *b2c_shared_cache_configure(apr_pool_t *p, const char *spec,
                                        b2c_shared_cache_t **out);
 
-/* Seal every value with ring (context: the cache key string) and open
- * every value read; an entry that does not open is treated as missing,
- * counted and logged at most once a minute per process, the line starting
- * with logno (the caller's B2CLOGNO). Call before init. NULL ring: values
- * are stored as they are (only allowed for a cache local to the machine). */
-void b2c_shared_cache_set_ring(b2c_shared_cache_t *c,
-                               const b2c_seal_ring_t *ring, const char *logno);
-
 /* The key directive's arguments (file:PATH [file:OLD ...], relative to
  * ServerRoot; read now, at config time, by root): the ring in *ring, or the
  * error text. A key file readable by group or others is logged as a
@@ -54,11 +46,23 @@ apr_uint64_t b2c_shared_cache_refused(void);
  * (shmcb's lock) with httpd's Mutex directive (pre_config). */
 void b2c_shared_cache_register_mutex(apr_pool_t *pconf, const char *prefix);
 
-/* post_config: create the provider instance and the global mutexes. name
- * is the socache consumer name (<= 16 chars). NULL cache: nothing to do. */
-apr_status_t b2c_shared_cache_init(b2c_shared_cache_t *c, const char *name,
-                                   const char *mutex_prefix, server_rec *s,
-                                   apr_pool_t *pconf, const char **err);
+/* post_config: the module's cache, ready for its children. With no cache
+ * directive (directive_set 0) *c becomes default_spec when its provider is
+ * loaded, else NULL (per process only) with *fell_back set for the
+ * caller's notice. Every value is sealed with ring (context: the cache key
+ * string) and every value read is opened; one that does not open is
+ * treated as missing, counted and logged at most once a minute per
+ * process, the line starting with seal_logno (the caller's B2CLOGNO). NULL
+ * ring: values are stored as they are (only for a cache local to the
+ * machine). name: the socache consumer name (<= 16 chars); mutex_prefix:
+ * the Mutex directive's names. */
+apr_status_t b2c_shared_cache_start(b2c_shared_cache_t **c, int directive_set,
+                                    const char *default_spec,
+                                    const b2c_seal_ring_t *ring,
+                                    const char *seal_logno, const char *name,
+                                    const char *mutex_prefix, server_rec *s,
+                                    apr_pool_t *pconf, int *fell_back,
+                                    const char **err);
 
 /* child_init: reattach the global mutex. */
 void b2c_shared_cache_child_init(b2c_shared_cache_t *c, apr_pool_t *pchild);

@@ -26,15 +26,17 @@
 #include "b2c_util.h"
 #include "b2c_validate.h"
 #include "key_store.h"
+#include "b2c_background.h"
+#include "b2c_version.h"
 #include "b2c_token_cache.h"
 
 #include <apr_optional.h>
-#include <mod_watchdog.h>
 
 #define WATCHDOG_NAME "_b2c_auth_"
 
 /* Process-wide, created in child_init. */
 static b2c_key_store_t *key_store;
+static b2c_background_t *background; /* the watchdog's key refreshes */
 static b2c_token_cache_t *token_cache;
 static b2c_shared_cache_t *shared_cache; /* the main server's, or NULL */
 static int have_watchdog;
@@ -413,11 +415,10 @@ static void test_config_hook(apr_pool_t *pconf, server_rec *s)
         exit(1);
 }
 
-static apr_status_t watchdog_tick(int state, void *data, apr_pool_t *p)
+static void maintain_keys(void *unused, server_rec *s, apr_pool_t *p)
 {
-    if (state == AP_WATCHDOG_STATE_RUNNING && key_store)
-        b2c_key_store_maintain(key_store, (server_rec *)data, p);
-    return APR_SUCCESS;
+    if (key_store)
+        b2c_key_store_maintain(key_store, s, p);
 }
 
 static int pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
@@ -431,19 +432,12 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
 {
     b2c_auth_server_conf_t *sc =
         ap_get_module_config(s->module_config, &b2c_auth_module);
-    APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) *wd_get =
-        APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_get_instance);
-    APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) *wd_register =
-        APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_register_callback);
-    ap_watchdog_t *wd;
     const char *err;
+    apr_status_t rv;
+    int fell_back;
 
-    /* Once per start or restart: not in the first of httpd's two passes. */
-    if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG)
-        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
-                     B2CLOGNO(01000) "mod_b2c_auth " B2C_VERSION " loaded");
-    if (sc->server_tokens)
-        ap_add_version_component(pconf, "mod_b2c_auth/" B2C_VERSION);
+    b2c_version_announce(pconf, s, "mod_b2c_auth", sc->server_tokens,
+                         B2CLOGNO(01000));
     if (b2c_http_global_init() != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
                      B2CLOGNO(01003) "cannot initialise libcurl");
@@ -451,22 +445,18 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
     }
     if (check_config(pconf, s) != OK)
         return HTTP_INTERNAL_SERVER_ERROR;
-    /* Default: shmcb when its module is loaded, else per process only. */
-    if (!sc->cache_set
-        && b2c_shared_cache_configure(pconf, B2C_DEFAULT_CACHE, &sc->cache)) {
-        sc->cache = NULL;
+    /* Sealed with B2CAuthCacheKey: check_config made sure a cache server
+     * outside httpd has one. */
+    rv = b2c_shared_cache_start(&sc->cache, sc->cache_set, B2C_DEFAULT_CACHE,
+                                sc->cache_ring, B2CLOGNO(01032), "b2c_auth",
+                                B2C_AUTH_MUTEX, s, pconf, &fell_back, &err);
+    if (fell_back)
         ap_log_error(
             APLOG_MARK, APLOG_NOTICE, 0, s,
             B2CLOGNO(
                 01006) "mod_socache_shmcb is not loaded: keys and validated "
                        "tokens are cached per process only");
-    }
-    /* Sealed with B2CAuthCacheKey: check_config made sure a cache server
-     * outside httpd has one. */
-    b2c_shared_cache_set_ring(sc->cache, sc->cache_ring, B2CLOGNO(01032));
-    if (b2c_shared_cache_init(sc->cache, "b2c_auth", B2C_AUTH_MUTEX, s, pconf,
-                              &err)
-        != APR_SUCCESS) {
+    if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
                      B2CLOGNO(01007) "B2CAuthCache %s: %s",
                      b2c_shared_cache_name(sc->cache), err);
@@ -474,10 +464,8 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
     }
     /* One watchdog thread per child refreshes keys ahead of schedule (the
      * shared cache makes that one fetch per machine or fleet). */
-    have_watchdog = wd_get && wd_register
-                    && wd_get(&wd, WATCHDOG_NAME, 0, 0, pconf) == APR_SUCCESS
-                    && wd_register(wd, apr_time_from_sec(1), s, watchdog_tick)
-                           == APR_SUCCESS;
+    have_watchdog = b2c_background_register(pconf, WATCHDOG_NAME,
+                                            apr_time_from_sec(1), &background);
     return OK;
 }
 
@@ -488,6 +476,13 @@ static void child_init(apr_pool_t *pchild, server_rec *s)
 
     shared_cache = sc->cache;
     b2c_shared_cache_child_init(shared_cache, pchild);
+    if (have_watchdog
+        && b2c_background_open(pchild, s, maintain_keys, NULL, &background)
+               != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
+                     B2CLOGNO(01008) "cannot start background key refreshes");
+        have_watchdog = 0; /* requests refresh the keys instead */
+    }
     if (b2c_key_store_create(pchild, shared_cache, have_watchdog, &key_store)
             != APR_SUCCESS
         || b2c_token_cache_create(
@@ -507,7 +502,8 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_pre_config(pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(post_config, NULL, before_watchdog, APR_HOOK_LAST);
     ap_hook_test_config(test_config_hook, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    /* before the watchdog thread starts: it reads what child_init set */
+    ap_hook_child_init(child_init, NULL, before_watchdog, APR_HOOK_MIDDLE);
     ap_hook_check_authn(authenticate, NULL, NULL, APR_HOOK_MIDDLE,
                         AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_note_auth_failure(b2c_auth_note_failure, NULL, NULL,

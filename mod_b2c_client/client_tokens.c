@@ -58,9 +58,9 @@ static const char *token_cache_id(apr_pool_t *p, const b2c_client_def_t *d)
     return b2c_hex_encode(p, digest, sizeof(digest));
 }
 
-/* At process exit: free what was malloc'ed for the clients. The watchdog
- * thread may still be mid-fetch: the token is swapped under its lock, and
- * an endpoint in use (fetch_lock busy) is left to the exit. */
+/* At process exit: free what was malloc'ed for the clients. The watchdog's
+ * work has stopped by then (b2c_background); the locks still guard against
+ * anything else mid-fetch: an endpoint in use is left to the exit. */
 static apr_status_t free_states(void *baton)
 {
     b2c_client_tokens_t *t = baton;

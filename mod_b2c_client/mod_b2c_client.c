@@ -15,20 +15,19 @@
 #include <http_main.h>
 #include <http_protocol.h>
 #include <http_request.h>
-#include <mod_watchdog.h>
 
 #include "b2c_http.h"
 #include "client_config.h"
 #include "client_tokens.h"
+#include "b2c_background.h"
+#include "b2c_version.h"
 
 #define WATCHDOG_NAME     "_b2c_client_"
 #define WATCHDOG_INTERVAL apr_time_from_sec(1)
 
-static b2c_client_tokens_t *tokens; /* this process's, from child_init */
+static b2c_client_tokens_t *tokens;  /* this process's, from child_init */
+static b2c_background_t *background; /* the watchdog's token refreshes */
 static int have_watchdog;
-
-static APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) * wd_get_instance;
-static APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) * wd_register;
 
 /* Is mod_proxy going to forward r to a backend of ours? ProxyPass and
  * RewriteRule [P] have set a "proxy:" filename by now (mod_rewrite's
@@ -147,11 +146,9 @@ static int inject_token(request_rec *r)
     return DECLINED;
 }
 
-static apr_status_t watchdog_tick(int state, void *data, apr_pool_t *p)
+static void maintain_tokens(void *t, server_rec *s, apr_pool_t *p)
 {
-    if (state == AP_WATCHDOG_STATE_RUNNING && tokens)
-        b2c_client_tokens_maintain(tokens, p);
-    return APR_SUCCESS;
+    b2c_client_tokens_maintain(t, p);
 }
 
 static int pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
@@ -167,19 +164,16 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
     b2c_client_server_conf_t *sc =
         ap_get_module_config(s->module_config, &b2c_client_module);
     const char *err = b2c_client_check_references(ptemp, s);
-    ap_watchdog_t *wd;
+    apr_status_t rv;
+    int fell_back;
 
     if (!err)
         err =
             b2c_shared_cache_check_ring(ptemp, sc->cache, sc->cache_ring,
                                         "B2CClientCache", "B2CClientCacheKey");
 
-    /* Once per start or restart: not in the first of httpd's two passes. */
-    if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG)
-        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
-                     B2CLOGNO(02000) "mod_b2c_client " B2C_VERSION " loaded");
-    if (sc->server_tokens)
-        ap_add_version_component(pconf, "mod_b2c_client/" B2C_VERSION);
+    b2c_version_announce(pconf, s, "mod_b2c_client", sc->server_tokens,
+                         B2CLOGNO(02000));
     if (err) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, B2CLOGNO(02008) "%s", err);
         return HTTP_INTERNAL_SERVER_ERROR;
@@ -187,26 +181,20 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
     if (b2c_http_global_init() != APR_SUCCESS)
         return HTTP_INTERNAL_SERVER_ERROR;
     have_watchdog = 0;
-    wd_get_instance = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_get_instance);
-    wd_register = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_register_callback);
     if (sc->ordered->nelts == 0)
         return OK;
-    /* Default: shmcb when its module is loaded, else per process only. */
-    if (!sc->cache_set
-        && b2c_shared_cache_configure(pconf, B2C_CLIENT_DEFAULT_CACHE,
-                                      &sc->cache)) {
-        sc->cache = NULL;
+    /* Sealed with B2CClientCacheKey: checked above for a cache server. */
+    rv = b2c_shared_cache_start(&sc->cache, sc->cache_set,
+                                B2C_CLIENT_DEFAULT_CACHE, sc->cache_ring,
+                                B2CLOGNO(02032), "b2c_client", B2C_CLIENT_MUTEX,
+                                s, pconf, &fell_back, &err);
+    if (fell_back)
         ap_log_error(
             APLOG_MARK, APLOG_NOTICE, 0, s,
             B2CLOGNO(
                 02006) "mod_socache_shmcb is not loaded: each process gets its "
                        "own client tokens");
-    }
-    /* Sealed with B2CClientCacheKey: checked above for a cache server. */
-    b2c_shared_cache_set_ring(sc->cache, sc->cache_ring, B2CLOGNO(02032));
-    if (b2c_shared_cache_init(sc->cache, "b2c_client", B2C_CLIENT_MUTEX, s,
-                              pconf, &err)
-        != APR_SUCCESS) {
+    if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
                      B2CLOGNO(02007) "B2CClientCache %s: %s",
                      b2c_shared_cache_name(sc->cache), err);
@@ -214,12 +202,9 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
     }
     /* A child (not parent), non-singleton watchdog: every process keeps its
      * own tokens fresh. */
-    if (wd_get_instance && wd_register
-        && wd_get_instance(&wd, WATCHDOG_NAME, 0, 0, pconf) == APR_SUCCESS
-        && wd_register(wd, WATCHDOG_INTERVAL, NULL, watchdog_tick)
-               == APR_SUCCESS)
-        have_watchdog = 1;
-    else
+    have_watchdog = b2c_background_register(pconf, WATCHDOG_NAME,
+                                            WATCHDOG_INTERVAL, &background);
+    if (!have_watchdog)
         ap_log_error(
             APLOG_MARK, APLOG_WARNING, 0, s,
             B2CLOGNO(
@@ -260,6 +245,11 @@ static void child_init(apr_pool_t *pchild, server_rec *s)
         return;
     }
     tokens = t;
+    if (have_watchdog
+        && b2c_background_open(pchild, s, maintain_tokens, t, &background)
+               != APR_SUCCESS)
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
+                     B2CLOGNO(02010) "cannot start background token refreshes");
 }
 
 static void register_hooks(apr_pool_t *p)
@@ -269,7 +259,8 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_pre_config(pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(post_config, NULL, before_watchdog, APR_HOOK_LAST);
     ap_hook_test_config(test_config, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    /* before the watchdog thread starts: it reads what child_init set */
+    ap_hook_child_init(child_init, NULL, before_watchdog, APR_HOOK_MIDDLE);
     /* last: after mod_rewrite's fixups have turned [P] rules into proxy: */
     ap_hook_fixups(inject_token, NULL, NULL, APR_HOOK_LAST);
 }
