@@ -11,9 +11,9 @@ void b2c_version_announce(apr_pool_t *pconf, server_rec *s, const char *name,
 {
     /* not in the first of httpd's two configuration passes */
     if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG)
-        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, "%s%s " B2C_VERSION " loaded",
-                     logno, name);
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+                     "%s%s " B2C_VERSION " loaded", logno, name);
     if (server_tokens)
-        ap_add_version_component(pconf,
-                                 apr_pstrcat(pconf, name, "/" B2C_VERSION, NULL));
+        ap_add_version_component(
+            pconf, apr_pstrcat(pconf, name, "/" B2C_VERSION, NULL));
 }

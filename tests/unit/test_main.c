@@ -28,6 +28,7 @@ int main(void)
     srunner_add_suite(sr, key_policy_suite());
     srunner_add_suite(sr, seal_suite());
     srunner_add_suite(sr, state_file_suite());
+    srunner_add_suite(sr, stopping_suite()); /* last */
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);

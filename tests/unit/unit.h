@@ -35,6 +35,7 @@ Suite *single_flight_suite(void);
 Suite *key_policy_suite(void);
 Suite *seal_suite(void);
 Suite *state_file_suite(void);
+Suite *stopping_suite(void); /* run last: raises a process-wide flag */
 
 /* Per-test pool, created by ut_setup and destroyed by ut_teardown (add both
  * with tcase_add_checked_fixture). */
