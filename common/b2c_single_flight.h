@@ -5,7 +5,9 @@
  * take a lease, wait bounded for the holder, adopt, work, release) is
  * written once here, for the key store and the client tokens alike. It
  * reaches the cache and the clock only through b2c_lease_cache_t, so it is
- * pure APR and unit-tested with a fake cache and a fake clock. */
+ * pure APR and unit-tested with a fake cache and a fake clock. It says
+ * what it waited for and why it gave up through the log seam (b2c_log.h,
+ * debug and info lines B2C00101-00104). */
 #ifndef B2C_SINGLE_FLIGHT_H
 #define B2C_SINGLE_FLIGHT_H
 
@@ -41,6 +43,7 @@ typedef apr_status_t (*b2c_lease_work_fn)(void *baton, apr_pool_t *p);
 
 typedef struct {
     const b2c_lease_cache_t *cache; /* NULL: no shared cache, just work */
+    const char *what; /* for log lines: the metadata URL, "client NAME" */
     const char *lease_key;
     apr_interval_time_t lease_ttl; /* the lease outlives a dead holder */
     apr_interval_time_t wait_max;  /* bound on waiting for a holder */

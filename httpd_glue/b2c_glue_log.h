@@ -1,17 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The glue files are compiled once into each module (Makefile.am names the
- * module with -DB2C_GLUE_MODULE=b2c_auth or b2c_client): their log lines
- * then carry that module's name, and its LogLevel applies to them. */
+/* The core's log seam (common/b2c_log.h) onto httpd's error log. httpd glue
+ * shared by both modules. */
 #ifndef B2C_GLUE_LOG_H
 #define B2C_GLUE_LOG_H
 
-#include <http_config.h>
-#include <http_log.h>
+#include <httpd.h>
 
-/* expands the module name before APLOG_USE_MODULE pastes _module to it */
-#define B2C_GLUE_USE_MODULE(m) APLOG_USE_MODULE(m)
-#ifdef B2C_GLUE_MODULE
-B2C_GLUE_USE_MODULE(B2C_GLUE_MODULE);
-#endif
+/* In post_config (before any thread): the core's log lines (b2c_log) go to
+ * s's error log under the calling module's name and LogLevel, in this
+ * process and the children it forks. */
+void b2c_glue_log_init(server_rec *s);
 
 #endif

@@ -5,7 +5,7 @@
  * ring every value is sealed under its cache key (b2c_seal.h): whoever can
  * write the cache server can delete entries, never plant or alter one. */
 #include "b2c_shared_cache.h"
-#include "b2c_glue_log.h"
+#include "b2c_glue_module.h"
 
 #include <ap_provider.h>
 #include <ap_socache.h>

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The modules' version line and Server header part (see b2c_version.h). */
 #include "b2c_version.h"
-#include "b2c_glue_log.h"
+#include "b2c_glue_module.h"
 
 #include <apr_strings.h>
 #include <http_core.h>

@@ -1,14 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Metadata and key store (see key_store.h).
  *
- * Locks: store->lock guards the table, the entries' fields and reference
- * counts, and is never held across I/O. e->fetch_lock is held by the one
- * thread of this process fetching a URL; a lease entry in the shared cache
- * then picks one of the machine's processes and the fleet's servers. Only
- * trylock is ever used on it: the other threads answer at once with what
- * they have (keys, or 503), so a slow URL holds at most one thread per
- * process plus the watchdog (issue 11). Waiting for another process's
- * lease is bounded by the fetch timeout and then gives up (issue 12). */
+ * Locks: store->lock guards the table, the entries and reference counts,
+ * never held across I/O. e->fetch_lock (trylock only) is held by the one
+ * thread of this process fetching a URL, a shared-cache lease picks one
+ * process of the machine and fleet; other threads answer at once with what
+ * they have (keys, or 503): a slow URL holds one thread per process plus
+ * the watchdog. Waiting for another process's lease is bounded. */
 #include "key_store.h"
 #include "mod_b2c_auth.h"
 
@@ -335,6 +333,7 @@ static void flight_init(flight_t *f, b2c_key_store_t *store, entry_t *e,
     f->s = s;
     f->need_fresh = need_fresh;
     f->lease.cache = b2c_shared_cache_seam(&f->seam, store->cache, s);
+    f->lease.what = e->url;
     f->lease.lease_key = cache_key(p, "lease", e);
     f->lease.lease_ttl = timeout * 2;
     f->lease.wait_max = timeout;

@@ -28,6 +28,7 @@
 #include "key_store.h"
 #include "b2c_background.h"
 #include "b2c_version.h"
+#include "b2c_glue_log.h"
 #include "b2c_token_cache.h"
 
 #include <apr_optional.h>
@@ -436,6 +437,7 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
     apr_status_t rv;
     int fell_back;
 
+    b2c_glue_log_init(s);
     b2c_version_announce(pconf, s, "mod_b2c_auth", sc->server_tokens,
                          B2CLOGNO(01000));
     if (b2c_http_global_init() != APR_SUCCESS) {

@@ -259,6 +259,7 @@ static void fetch(b2c_client_tokens_t *t, client_state_t *cs, apr_pool_t *p)
     b2c_lease_t lease;
 
     lease.cache = b2c_shared_cache_seam(&seam, t->cache, t->s);
+    lease.what = apr_pstrcat(p, "client ", cs->def->name, NULL);
     lease.lease_key = cache_key(p, "clease", cs);
     lease.lease_ttl = apr_time_from_msec(B2C_CLIENT_TIMEOUT_MS) * 2;
     lease.wait_max = apr_time_from_msec(B2C_CLIENT_TIMEOUT_MS);

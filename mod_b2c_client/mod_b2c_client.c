@@ -21,6 +21,7 @@
 #include "client_tokens.h"
 #include "b2c_background.h"
 #include "b2c_version.h"
+#include "b2c_glue_log.h"
 
 #define WATCHDOG_NAME     "_b2c_client_"
 #define WATCHDOG_INTERVAL apr_time_from_sec(1)
@@ -172,6 +173,7 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
             b2c_shared_cache_check_ring(ptemp, sc->cache, sc->cache_ring,
                                         "B2CClientCache", "B2CClientCacheKey");
 
+    b2c_glue_log_init(s);
     b2c_version_announce(pconf, s, "mod_b2c_client", sc->server_tokens,
                          B2CLOGNO(02000));
     if (err) {

@@ -14,6 +14,7 @@ Servers: test_shared_cache.CacheHttpd (shmcb) with 1 or 2 children. Every wait i
 Run: /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/httpd/test_outages.py
 """
 
+import re
 import socket
 import threading
 import time
@@ -143,6 +144,9 @@ def test_keys_trickling_answer_bounded_by_fetch_timeout(idp, make_server, endpoi
         assert st == 503, rs
         assert ra and int(ra) > 0, rs
         assert dt < 1 + SLACK, rs
+    # the shared single-flight code logs under the module that waited
+    waits = [l for l in h.error_log().splitlines() if re.search(r'B2C0010[1-4]', l)]
+    assert all('[b2c_auth:' in l for l in waits), waits
 
 
 def test_gateway_trickling_token_endpoint_bounded(idp, make_server):

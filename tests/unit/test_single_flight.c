@@ -5,6 +5,7 @@
  * just as we win the lease. */
 #include "unit.h"
 #include "b2c_single_flight.h"
+#include "b2c_log.h"
 
 #include <apr_strings.h>
 #include <stdlib.h>
@@ -188,6 +189,7 @@ static b2c_lease_t flight(void)
     fk.seam.now = f_now;
     fk.seam.sleep = f_sleep;
     f.cache = &fk.seam;
+    f.what = "https://login.example/x";
     f.lease_key = LEASE;
     f.lease_ttl = MS(20000);
     f.wait_max = MS(20000);
@@ -385,6 +387,96 @@ START_TEST(join_waits_only_while_a_lease_is_held)
 }
 END_TEST
 
+/* The log seam: what the protocol says while it waits. */
+static char logged[1024];
+static int logged_level;
+
+static int log_all(void *baton, int level)
+{
+    (void)baton;
+    return level <= B2C_LOG_DEBUG;
+}
+
+static void log_keep(void *baton, int level, const char *line)
+{
+    (void)baton;
+    logged_level = level;
+    apr_cpystrn(logged + strlen(logged), line, sizeof(logged) - strlen(logged));
+    apr_cpystrn(logged + strlen(logged), "\n", sizeof(logged) - strlen(logged));
+}
+
+static void capture(void)
+{
+    logged[0] = '\0';
+    logged_level = 0;
+    b2c_log_set(log_all, log_keep, NULL);
+}
+
+START_TEST(log_lines_say_what_was_waited_for)
+{
+    b2c_lease_t f = flight();
+    capture();
+    other_holds_lease();
+    fk.publish_at_sleep = 2;
+    ck_assert_int_eq(b2c_lease_run(&f, ut_pool), APR_SUCCESS);
+    b2c_log_set(NULL, NULL, NULL);
+    ck_assert_str_eq(logged,
+                     "B2C00101: https://login.example/x: another process is "
+                     "fetching; waiting up to 20000 ms for its result\n"
+                     "B2C00102: https://login.example/x: took the result "
+                     "another process published after 100 ms\n");
+    ck_assert_int_eq(logged_level, B2C_LOG_DEBUG);
+}
+END_TEST
+
+START_TEST(log_line_when_holder_left_without_result)
+{
+    b2c_lease_t f = flight();
+    capture();
+    other_holds_lease();
+    fk.drop_lease_at_sleep = 1;
+    ck_assert_int_eq(b2c_lease_run(&f, ut_pool), APR_SUCCESS);
+    b2c_log_set(NULL, NULL, NULL);
+    ck_assert_ptr_nonnull(strstr(logged, "B2C00103: https://login.example/x: "
+                                         "the process that was fetching left "
+                                         "without a result\n"));
+    ck_assert_int_eq(fk.works, 1);
+}
+END_TEST
+
+START_TEST(log_line_when_giving_up_is_info)
+{
+    b2c_lease_t f = flight();
+    capture();
+    store(LEASE, "other", fk.now + MS(3600000));
+    f.wait_max = MS(1000);
+    f.give_up = 1;
+    ck_assert_int_eq(b2c_lease_run(&f, ut_pool), APR_TIMEUP);
+    b2c_log_set(NULL, NULL, NULL);
+    ck_assert_ptr_nonnull(strstr(logged, "B2C00104: https://login.example/x: "
+                                         "no result from the process fetching "
+                                         "it within 1000 ms: giving up\n"));
+    ck_assert_int_eq(logged_level, B2C_LOG_INFO);
+}
+END_TEST
+
+START_TEST(no_seam_no_lines)
+{
+    b2c_lease_t f = flight();
+    ck_assert(!b2c_log_enabled(B2C_LOG_ERR)); /* nothing set */
+    capture();
+    b2c_log_set(NULL, log_keep, NULL);
+    ck_assert(b2c_log_enabled(B2C_LOG_DEBUG)); /* no filter: all */
+    b2c_log_set(log_all, log_keep, NULL);
+    ck_assert(!b2c_log_enabled(B2C_LOG_DEBUG + 1));
+    b2c_log_set(NULL, NULL, NULL);
+    other_holds_lease();
+    fk.publish_at_sleep = 1;
+    ck_assert_int_eq(b2c_lease_run(&f, ut_pool), APR_SUCCESS);
+    ck_assert_str_eq(logged, "");
+}
+END_TEST
+
 Suite *single_flight_suite(void)
 {
     Suite *s = suite_create("single_flight");
@@ -405,6 +497,10 @@ Suite *single_flight_suite(void)
     tcase_add_test(tc, give_up_works_when_holder_vanished);
     tcase_add_test(tc, no_cache_always_the_callers_turn);
     tcase_add_test(tc, join_waits_only_while_a_lease_is_held);
+    tcase_add_test(tc, log_lines_say_what_was_waited_for);
+    tcase_add_test(tc, log_line_when_holder_left_without_result);
+    tcase_add_test(tc, log_line_when_giving_up_is_info);
+    tcase_add_test(tc, no_seam_no_lines);
     suite_add_tcase(s, tc);
     return s;
 }

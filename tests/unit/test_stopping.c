@@ -53,7 +53,8 @@ START_TEST(transfer_in_flight_is_cancelled)
     ck_assert(!b2c_stopping());
     ck_assert_int_eq(pthread_create(&raiser, NULL, raise_later, NULL), 0);
     t0 = apr_time_now();
-    rv = b2c_http_get(ut_pool, apr_psprintf(ut_pool, "http://127.0.0.1:%d/", port),
+    rv = b2c_http_get(ut_pool,
+                      apr_psprintf(ut_pool, "http://127.0.0.1:%d/", port),
                       &opts, &resp, &err);
     pthread_join(raiser, NULL);
     close(fd);
