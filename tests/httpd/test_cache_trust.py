@@ -96,6 +96,30 @@ def test_planted_plain_verdict_for_unsigned_jws_refused(idp, make_server, redis)
     assert REFUSED in h.error_log()
 
 
+def test_memcache_planted_verdict_refused_sealed_one_opens(idp, make_server, memcached,
+                                                          workdir):
+    """memcache: a plain verdict planted for an unsigned token is refused (401, logged);
+    the module's own verdict there is sealed with the fleet key, and one sealed with that
+    key is used (the control: the refusal is the seal's doing)."""
+    h = make_server(idp, procs=1,
+                    server_lines=['B2CAuthCache memcache:%s' % memcached.spec]).start()
+    tok = idp.mint()
+    assert h.api(tok).status == 200
+    key = fleet_key(workdir)
+    raw = memcached.get(redis_key(verdict_key(idp, tok)))
+    assert raw is not None and raw[1:9] == key.id, raw
+    assert entry_kind(key.peek(raw)) == 'claims'
+    forged = unsigned_jws(idp)
+    memcached.set(redis_key(verdict_key(idp, forged)), planted_claims())
+    r = h.api(forged)
+    assert r.status == 401, r
+    assert REFUSED in h.error_log()
+    other = unsigned_jws(idp)
+    memcached.set(redis_key(verdict_key(idp, other)),
+                  key.seal(verdict_key(idp, other), planted_claims()))
+    assert h.api(other).status == 200       # the key's holder is trusted, by design
+
+
 def test_bearer_x_never_looked_up(idp, make_server, redis, workdir):
     """Even a verdict sealed with the fleet key is not found for `Bearer x`: a token that
     is not a JWS never reaches the shared cache."""

@@ -271,6 +271,31 @@ class Memcached(_CacheServer):
             'memcached did not start on %d (rc %s)' % (self.port, self.proc.poll())
         return self
 
+    def _talk(self, request, done):
+        with socket.create_connection(('127.0.0.1', self.port), timeout=5) as s:
+            s.sendall(request)
+            out = b''
+            while not done(out):
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                out += chunk
+            return out
+
+    def set(self, key, value, ttl=600):
+        """Write key (bytes, as mod_socache_memcache names it) as anyone who can reach
+        the memcached server could."""
+        r = self._talk(b'set %s 0 %d %d\r\n%s\r\n' % (key, ttl, len(value), value),
+                       lambda o: o.endswith(b'\r\n'))
+        assert r == b'STORED\r\n', r
+
+    def get(self, key):
+        r = self._talk(b'get %s\r\n' % key, lambda o: o.endswith(b'END\r\n'))
+        if not r.startswith(b'VALUE '):
+            return None
+        head, rest = r.split(b'\r\n', 1)
+        return rest[:int(head.split()[3])]
+
 
 _UNPUBLISHED = []
 
